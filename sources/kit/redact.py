@@ -59,7 +59,11 @@ _QUERY_PARAM = re.compile(
     r"(?P<lead>[?&;](?:" + "|".join(sorted(SENSITIVE_QUERY_PARAMS)) + r")=)(?P<value>[^&#\s;\"']+)",
     re.IGNORECASE,
 )
-_USERINFO = re.compile(r"(?P<lead>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s?#]+)@")
+# Userinfo never contains quotes, brackets or braces: without excluding them the pattern
+# would run across JSON fields ({"u":"http://host","email":"me@x.com"}) and eat them.
+_USERINFO = re.compile(
+    r"(?P<lead>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s?#\"'<>{}\[\]\\|^`]+)@"
+)
 
 DEFAULT_LOGGERS: tuple[str, ...] = ("", "dlt", "sluice", "urllib3", "requests")
 

@@ -205,3 +205,12 @@ def test_install_redaction_defaults_to_global_redactor() -> None:
 
 def test_repr_does_not_show_secrets(redactor: Redactor) -> None:
     assert STRIPE_KEY not in repr(redactor)
+
+
+def test_userinfo_masking_does_not_run_across_json_fields() -> None:
+    text = '{"u":"http://host","email":"me@x.com","p":"https://user:pw@api.example.com/x"}'
+
+    redacted = Redactor().redact_text(text)
+
+    assert '"email":"me@x.com"' in redacted
+    assert "user:pw" not in redacted
