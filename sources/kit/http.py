@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
-from requests import PreparedRequest, Response
+from requests import PreparedRequest, Request, Response
 from requests.adapters import HTTPAdapter
 from requests.hooks import default_hooks, dispatch_hook
 from requests.utils import rewind_body
@@ -226,6 +226,19 @@ class ResilientSession(requests.Session):
 
     # -- sending ----------------------------------------------------------------------
 
+    def prepare_request(self, request: Request) -> PreparedRequest:
+        """Prepares as requests does, remembering the auth so retries can re-sign.
+
+        Signing flows (OAuth 1.0a, HMAC) put a timestamp and a nonce into each
+        signature; a retry that re-sent the first attempt's bytes would be refused as a
+        replay, so :meth:`send` calls the auth's ``sign()`` again before every retry.
+        """
+        prepared = super().prepare_request(request)
+        auth = request.auth or self.auth
+        if callable(getattr(auth, "sign", None)):
+            prepared._sluice_signer = auth  # type: ignore[attr-defined]
+        return prepared
+
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
         """Sends a prepared request resiliently.
 
@@ -250,7 +263,10 @@ class ResilientSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.settings.timeout
         hooks = request.hooks
+        signer = getattr(request, "_sluice_signer", None)
         current = self._first_attempt_request(request)
+        if signer is not None:
+            current._sluice_signer = signer  # type: ignore[attr-defined]
         self._refuse_unsafe_host(current)
         response = self._send_with_retries(current, kwargs)
         history: list[Response] = []
@@ -339,6 +355,9 @@ class ResilientSession(requests.Session):
         attempt_request = request.copy()
         if has_rewindable_body(attempt_request):
             rewind_body(attempt_request)
+        signer = getattr(request, "_sluice_signer", None)
+        if attempt > 1 and signer is not None:
+            signer.sign(attempt_request)
         started = self._clock()
         try:
             response = super().send(attempt_request, allow_redirects=False, **kwargs)

@@ -439,3 +439,23 @@ def test_rest_client_paginates_through_resilient_session() -> None:
     items = [item["id"] for page in client.paginate("/v1/customers") for item in page]
     assert items == ["a", "b", "c"]
     assert adapter.requests[-1].url == f"{BASE}/v1/customers?starting_after=b"
+
+
+def test_signing_auth_signs_every_retry_afresh() -> None:
+    from sources.kit.auth import OAuth1HmacSha256
+
+    nonces = iter(f"nonce{i}" for i in range(10))
+    auth = OAuth1HmacSha256(
+        "ck", "cs_secret", "tk", "ts_secret", realm="123",
+        clock=lambda: 1_700_000_000, nonce_factory=lambda: next(nonces),
+    )
+    session, adapter, _ = make_session([status(503), status(503), ok()])
+    prepared = session.prepare_request(
+        requests.Request("GET", f"{BASE}/services/rest/record", auth=auth)
+    )
+
+    assert session.send(prepared).status_code == 200
+
+    signatures = [r.headers["Authorization"] for r in adapter.requests]
+    assert len(signatures) == 3 and len(set(signatures)) == 3
+    assert all('oauth_nonce="nonce' in s for s in signatures)
