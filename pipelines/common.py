@@ -1,0 +1,182 @@
+"""What every ``pipelines/<name>.py`` shares: destinations, error lines, the run summary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from sources.kit.errors import SluiceError
+from sources.kit.redact import global_redactor, install_redaction
+
+logger = logging.getLogger("sluice.pipeline")
+
+DUCKDB_AMBIGUOUS = "Ambiguous reference to catalog or schema"
+
+
+class UserFacingError(Exception):
+    """An error the user fixes; printed as one line without a traceback."""
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Logs to stderr with secrets redacted at every level."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        for noisy in ("urllib3", "dlt", "sluice.http"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger("dlt").addFilter(drop_null_column_notices)
+    install_redaction(global_redactor())
+
+
+def drop_null_column_notices(record: logging.LogRecord) -> bool:
+    """Hides dlt's per-table notice about all-null columns (Stripe has hundreds)."""
+    return "did not receive any data during this load" not in record.getMessage()
+
+
+def default_duckdb_name(pipeline_name: str) -> str:
+    """Destination name (and DuckDB file stem) used when the user configured no file.
+
+    dlt would name the file ``<pipeline>.duckdb``; with DuckDB 2.0 a file ``stripe.duckdb``
+    holding a dataset ``stripe`` makes every query ambiguous (catalog vs schema), so the
+    default carries a suffix. It is set as the destination *name*, not as explicit
+    credentials, because dlt keeps the name in the pipeline state: ``dlt.attach``, the
+    dlt CLI, ``status.py`` and the dead-letter replay then find the same file.
+    """
+    return f"{pipeline_name}_data"
+
+
+def default_duckdb_file(pipeline_name: str) -> str:
+    """The default DuckDB file name (in the working directory)."""
+    return f"{default_duckdb_name(pipeline_name)}.duckdb"
+
+
+def configured_duckdb_credentials() -> Optional[str]:
+    """The DuckDB database the user configured through dlt secrets, config or env."""
+    value = dlt.secrets.get("destination.duckdb.credentials")
+    if isinstance(value, Mapping):
+        value = value.get("database")
+    return str(value) if value else None
+
+
+def make_destination(name: str, pipeline_name: str, dataset_name: str) -> Any:
+    """Resolves ``--destination``; DuckDB gets a clash-free default file name.
+
+    Raises:
+        UserFacingError: The DuckDB file name equals the dataset name.
+    """
+    if name != "duckdb":
+        return name
+    configured = configured_duckdb_credentials()
+    if configured:
+        check_duckdb_name_clash(configured, dataset_name)
+        return dlt.destinations.duckdb()
+    return dlt.destinations.duckdb(destination_name=default_duckdb_name(pipeline_name))
+
+
+def check_duckdb_name_clash(database: str, dataset_name: str) -> None:
+    """Refuses a DuckDB file whose name equals the dataset (ambiguous in DuckDB 2.0)."""
+    if database in (":memory:", ":pipeline:") or "://" in database:
+        return
+    if Path(database).stem == dataset_name:
+        raise UserFacingError(
+            f"DuckDB file {database!r} has the same name as the dataset {dataset_name!r}; "
+            "DuckDB 2.0 cannot tell the catalog from the schema. Choose another file name "
+            "in DESTINATION__DUCKDB__CREDENTIALS (e.g. "
+            f"{default_duckdb_file(dataset_name)!r})"
+        )
+
+
+def explain(exc: BaseException) -> str:
+    """One redacted line saying what went wrong and what to fix."""
+    for cause in iter_causes(exc):
+        if isinstance(cause, (SluiceError, UserFacingError)):
+            return global_redactor().redact_text(str(cause))
+        if isinstance(cause, ConfigFieldMissingException):
+            return missing_config_line(cause)
+        if DUCKDB_AMBIGUOUS in str(cause):
+            return (
+                "DuckDB cannot tell the database file from the dataset because they share "
+                "a name: rename the file in DESTINATION__DUCKDB__CREDENTIALS"
+            )
+    last = list(iter_causes(exc))[-1]
+    text = f"{type(last).__name__}: {last}".splitlines()[0]
+    return global_redactor().redact_text(text)
+
+
+def missing_config_line(exc: ConfigFieldMissingException) -> str:
+    """Names the setting a user must provide."""
+    fields = ", ".join(exc.fields) if getattr(exc, "fields", None) else "a required setting"
+    if "api_key" in fields:
+        return (
+            "Stripe API key missing: set sources.stripe.api_key in .dlt/secrets.toml "
+            "or the SOURCES__STRIPE__API_KEY environment variable"
+        )
+    return f"missing configuration: {fields} (see .dlt/example.secrets.toml)"
+
+
+def iter_causes(exc: BaseException) -> Iterable[BaseException]:
+    """The exception and its causes, outermost first."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        if isinstance(current, PipelineStepFailed) and current.exception is not current:
+            current = current.exception
+        else:
+            current = current.__cause__ or current.__context__
+
+
+@dataclass
+class TableCount:
+    """Rows in one destination table."""
+
+    table: str
+    rows: int
+
+
+def count_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[TableCount]:
+    """Counts rows per table in the destination (only tables that exist)."""
+    counts: list[TableCount] = []
+    with pipeline.sql_client() as client:
+        for table in tables:
+            qualified = client.make_qualified_table_name(table)
+            try:
+                rows = client.execute_sql(f"SELECT COUNT(*) FROM {qualified}")  # noqa: S608
+            except Exception:  # noqa: BLE001 - a table that was never created counts as absent
+                logger.debug("table %s not in the destination", table)
+                continue
+            counts.append(TableCount(table, int(rows[0][0]) if rows else 0))
+    return counts
+
+
+def destination_location(pipeline: dlt.Pipeline) -> str:
+    """Where the data is, for the summary (file path for DuckDB)."""
+    client = pipeline.destination_client()
+    config = client.config
+    credentials = getattr(config, "credentials", None)
+    database = getattr(credentials, "database", None)
+    if database:
+        kind = pipeline.destination.destination_type.rsplit(".", 1)[-1]
+        return f"{kind} file {database}, dataset {pipeline.dataset_name}"
+    return f"{pipeline.destination.destination_name}, dataset {pipeline.dataset_name}"
+
+
+def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    """A plain aligned text table."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return "\n".join(lines)

@@ -1,0 +1,331 @@
+"""HTTP access to the Stripe API: list pages, event feeds and the credential check.
+
+The connector only configures the shared resilience kit (rate limits, retries,
+circuit breaker, redaction, pagination); nothing here re-implements it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+import dlt
+from dlt.common.configuration.inject import with_config
+from dlt.sources.helpers.rest_client import RESTClient
+from requests import Response
+from requests.auth import AuthBase
+
+from sources.kit.auth import BearerAuth
+from sources.kit.backfill import SliceParams, StreamGovernor, TimeSlicedLister
+from sources.kit.circuit import CircuitRegistry
+from sources.kit.errors import AuthenticationError, ConfigurationError, error_from_response
+from sources.kit.http import HttpSettings, ResilientSession
+from sources.kit.pagination import StartingAfterPaginator
+from sources.kit.ratelimit import RateLimit, RateLimiter
+from sources.kit.redact import Redactor, global_redactor
+from sources.kit.retry import RetryPolicy
+
+from .settings import (
+    DEFAULT_BASE_URL,
+    ENDPOINT_GROUPS,
+    LIVE_RATE_LIMIT,
+    PAGE_SIZE,
+    SHOULD_RETRY_HEADER,
+    STRIPE_VERSION,
+    TEST_RATE_LIMIT,
+)
+
+logger = logging.getLogger("sluice.stripe")
+
+Page = list[dict[str, Any]]
+
+
+def rate_limit_for_key(api_key: str) -> float:
+    """Returns Stripe's read limit for the mode the key belongs to (live or test)."""
+    return LIVE_RATE_LIMIT if "_live_" in api_key else TEST_RATE_LIMIT
+
+
+def build_session(
+    *,
+    api_key: str,
+    base_url: str,
+    rate_limit: Optional[float] = None,
+    settings: Optional[HttpSettings] = None,
+    redactor: Optional[Redactor] = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: Optional[random.Random] = None,
+) -> ResilientSession:
+    """Builds the one resilient session every Stripe resource of a run shares.
+
+    Args:
+        api_key: The secret key; registered with the redactor before anything is logged.
+        base_url: API root; its host is the only one credentials are sent to.
+        rate_limit: Requests per second; defaults to Stripe's limit for the key's mode.
+        settings: Timeouts and retry settings; Stripe defaults when omitted.
+        redactor: Where secrets are registered; the process-wide one by default.
+        clock: Monotonic clock (injected in tests).
+        sleep: Sleep function (injected in tests).
+        rng: Randomness for jitter (injected in tests).
+
+    Returns:
+        The root session; resources use ``session.for_label(name)``.
+    """
+    redactor = redactor or global_redactor()
+    redactor.add_secret(api_key)
+    host = urlparse(base_url).hostname or ""
+    settings = settings or HttpSettings(should_retry_header=SHOULD_RETRY_HEADER)
+    if not settings.allowed_hosts:
+        settings.allowed_hosts = (host,)
+    if settings.should_retry_header is None:
+        settings.should_retry_header = SHOULD_RETRY_HEADER
+    per_second = rate_limit or rate_limit_for_key(api_key)
+    limiter = RateLimiter(
+        default=RateLimit(per_second=per_second),
+        groups={
+            name: (pattern, RateLimit(per_second=min(limit, per_second)))
+            for name, (pattern, limit) in ENDPOINT_GROUPS.items()
+        },
+        clock=clock,
+        sleep=sleep,
+    )
+    rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+    return ResilientSession(
+        integration="stripe",
+        settings=settings,
+        rate_limiter=limiter,
+        breakers=CircuitRegistry(
+            failure_threshold=settings.breaker_failure_threshold,
+            recovery_timeout=settings.breaker_recovery_timeout,
+            clock=clock,
+        ),
+        retry_policy=RetryPolicy.from_settings(settings, rng),
+        redactor=redactor,
+        clock=clock,
+        sleep=sleep,
+        rng=rng,
+    )
+
+
+def stripe_headers(stripe_version: str, stripe_account: Optional[str]) -> dict[str, str]:
+    """Headers every Stripe request carries (no credentials: those go through auth)."""
+    headers = {"Stripe-Version": stripe_version}
+    if stripe_account:
+        headers["Stripe-Account"] = stripe_account
+    return headers
+
+
+@dataclass
+class StripeClient:
+    """Lists Stripe objects through dlt's RESTClient on a resilient session.
+
+    Attributes:
+        base_url: API root without ``/v1``.
+        session: Root resilient session (shared limiter, breaker, budget, stats).
+        auth: How the secret key is sent (Bearer by default).
+        stripe_version: Pinned ``Stripe-Version``.
+        stripe_account: Optional connected account (``Stripe-Account``).
+    """
+
+    base_url: str
+    session: ResilientSession
+    auth: AuthBase
+    stripe_version: str = STRIPE_VERSION
+    stripe_account: Optional[str] = None
+    _clients: dict[str, RESTClient] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def rest_client(self, label: str) -> RESTClient:
+        """Returns the RESTClient for one resource, with its own request counters."""
+        with self._lock:
+            if label not in self._clients:
+                self._clients[label] = RESTClient(
+                    base_url=self.base_url.rstrip("/"),
+                    headers=stripe_headers(self.stripe_version, self.stripe_account),
+                    auth=self.auth,
+                    paginator=StartingAfterPaginator(),
+                    data_selector="data",
+                    session=self.session.for_label(label),
+                )
+            return self._clients[label]
+
+    def list_pages(
+        self,
+        path: str,
+        *,
+        label: str,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> Iterator[Page]:
+        """Pages through a Stripe list endpoint, newest first, 100 objects a page.
+
+        Args:
+            path: List path such as ``/v1/customers``.
+            label: Name the requests are counted under (the resource name).
+            params: Filters (``created[gte]``, ``status``, ``type``...).
+
+        Yields:
+            Each page's ``data`` list.
+        """
+        query: dict[str, Any] = {"limit": PAGE_SIZE, **(params or {})}
+        client = self.rest_client(label)
+        for page in client.paginate(path, params=query, hooks={"response": [raise_for_stripe]}):
+            logger.info(
+                "stripe %s: page of %d object(s)", label, len(page), extra={"resource": label}
+            )
+            yield list(page)
+
+    def fetch_page(self, path: str, *, label: str, params: Mapping[str, Any]) -> tuple[Page, bool]:
+        """Fetches one list page; returns its objects and Stripe's ``has_more``."""
+        response = self.rest_client(label).get(path, params=dict(params))
+        raise_for_stripe(response)
+        body = response.json()
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise error_from_response(response, self.session.redactor)
+        logger.info("stripe %s: page of %d object(s)", label, len(data), extra={"resource": label})
+        return data, bool(body.get("has_more"))
+
+    def list_sliced(
+        self,
+        path: str,
+        *,
+        label: str,
+        params: Optional[Mapping[str, Any]] = None,
+        gte: int,
+        workers: int,
+        time_field: str = "created",
+        governor: Optional[StreamGovernor] = None,
+    ) -> Iterator[Page]:
+        """Lists objects created at or after ``gte`` with ``workers`` requests in flight.
+
+        The creation-time range is cut into slices paged in parallel (see
+        ``sources.kit.backfill``), so one large resource is not capped by latency.
+        """
+        query: dict[str, Any] = {"limit": PAGE_SIZE, **(params or {})}
+        lister = TimeSlicedLister(
+            lambda p: self.fetch_page(path, label=label, params=p),
+            base_params=query,
+            gte=gte,
+            workers=workers,
+            page_size=PAGE_SIZE,
+            names=SliceParams(time_field=time_field),
+            governor=governor,
+        )
+        yield from lister.pages()
+
+    def check_credentials(self) -> None:
+        """Makes one cheap authenticated request so a bad key fails before any work.
+
+        Raises:
+            AuthenticationError: The key was rejected.
+            ConfigurationError: The base URL does not answer like Stripe.
+        """
+        client = self.rest_client("_credentials")
+        response = client.get("/v1/customers", params={"limit": 1})
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                "Stripe rejected the API key "
+                f"({response.status_code}): set a valid secret key in sources.stripe.api_key "
+                "(or SOURCES__STRIPE__API_KEY)",
+                response=response,
+                request_id=response.headers.get("Request-Id"),
+            )
+        if response.status_code >= 400:
+            raise error_from_response(response, self.session.redactor)
+        if "json" not in response.headers.get("Content-Type", ""):
+            raise ConfigurationError(
+                f"{self.base_url} does not answer like the Stripe API: "
+                "check sources.stripe.base_url",
+                response=response,
+            )
+
+
+def raise_for_stripe(response: Response, *args: Any, **kwargs: Any) -> None:
+    """RESTClient response hook: turns an error response into the kit's exception."""
+    if response.status_code >= 400:
+        raise error_from_response(response, global_redactor())
+
+
+def make_auth(api_key: str) -> AuthBase:
+    """Stripe accepts the secret key as a Bearer token."""
+    return BearerAuth(api_key)
+
+
+@with_config(sections=("sources", "stripe"))
+def make_client(
+    api_key: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    stripe_account: Optional[str] = None,
+    stripe_version: str = STRIPE_VERSION,
+    rate_limit: Optional[float] = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 60.0,
+    max_attempts: int = 8,
+    retry_budget: int = 1000,
+    backoff_base: float = 0.5,
+    backoff_cap: float = 30.0,
+    breaker_failure_threshold: int = 5,
+    breaker_recovery_timeout: float = 30.0,
+) -> StripeClient:
+    """Builds a Stripe client on the shared resilience kit from ``sources.stripe.*``.
+
+    Every argument resolves from dlt config, secrets or the environment
+    (``SOURCES__STRIPE__API_KEY``, ``SOURCES__STRIPE__BASE_URL``...) unless passed.
+
+    Args:
+        api_key: Secret or restricted key (``sources.stripe.api_key``).
+        base_url: API root; any Stripe-compatible server.
+        stripe_account: Connected account to act on (``Stripe-Account`` header).
+        stripe_version: Pinned API version (``Stripe-Version`` header).
+        rate_limit: Requests per second; Stripe's limit for the key's mode by default.
+        connect_timeout: Seconds to wait for a connection.
+        read_timeout: Seconds to wait for a response.
+        max_attempts: Attempts per request before giving up.
+        retry_budget: Retries allowed across the whole run.
+        backoff_base: First retry delay in seconds (doubles each attempt, jittered).
+        backoff_cap: Longest delay between two attempts.
+        breaker_failure_threshold: Consecutive failures that open the circuit.
+        breaker_recovery_timeout: Seconds an open circuit waits before a trial call.
+
+    Returns:
+        A client whose session carries the shared limiter, breaker, budget and stats.
+
+    Raises:
+        ConfigurationError: The key or base URL is unusable.
+    """
+    if not api_key or not api_key.strip():
+        raise ConfigurationError(
+            "Stripe API key is empty: set sources.stripe.api_key (or SOURCES__STRIPE__API_KEY)"
+        )
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"sources.stripe.base_url must start with http:// or https://, got {base_url!r}"
+        )
+    global_redactor().add_secret(api_key)
+    settings = HttpSettings(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_attempts=max_attempts,
+        retry_budget=retry_budget,
+        backoff_base=backoff_base,
+        backoff_cap=backoff_cap,
+        breaker_failure_threshold=breaker_failure_threshold,
+        breaker_recovery_timeout=breaker_recovery_timeout,
+        should_retry_header=SHOULD_RETRY_HEADER,
+    )
+    session = build_session(
+        api_key=api_key, base_url=base_url, rate_limit=rate_limit, settings=settings
+    )
+    return StripeClient(
+        base_url=base_url,
+        session=session,
+        auth=make_auth(api_key),
+        stripe_version=stripe_version,
+        stripe_account=stripe_account,
+    )

@@ -1,0 +1,257 @@
+"""Stripe sync logic that is not HTTP: cursors, the change feed, record shaping."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import dlt
+import pendulum
+from dlt.common.schema.typing import TColumnSchema
+
+from sources.kit.backfill import StreamGovernor
+from sources.kit.deadletters import RecordGuard
+from sources.kit.errors import ConfigurationError
+from sources.kit.validation import RecordValidator
+
+from .client import StripeClient
+from .settings import (
+    BACKFILL_WORKERS,
+    EVENT_OVERLAP_S,
+    EVENT_RETENTION_MARGIN_S,
+    EVENT_RETENTION_S,
+    RESOURCES,
+    RESOURCES_BY_NAME,
+    STREAMS_PER_REQUEST_PER_S,
+    STRIPE_EPOCH,
+    StripeResource,
+)
+
+logger = logging.getLogger("sluice.stripe")
+
+
+def shape_live_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """Marks an object read from a list as live (not deleted)."""
+    obj["deleted"] = bool(obj.get("deleted", False))
+    obj.setdefault("deleted_at", None)
+    return obj
+
+
+def shape_snapshot(snapshot: dict[str, Any], event_created: int) -> dict[str, Any]:
+    """Turns an event's ``data.object`` into the row it stands for.
+
+    A deleted object keeps its row: ``deleted`` is set (Stripe's own field on deleted
+    objects) and ``deleted_at`` records when the deletion was seen (the event time).
+    """
+    row = dict(snapshot)
+    if row.get("deleted"):
+        row["deleted"] = True
+        row["deleted_at"] = event_created
+    else:
+        row["deleted"] = False
+        row["deleted_at"] = None
+    return row
+
+
+def events_cursor_expired(cursor: int, now: float) -> bool:
+    """Whether events after ``cursor`` may already be gone from Stripe's 30-day window."""
+    return cursor < now - EVENT_RETENTION_S + EVENT_RETENTION_MARGIN_S
+
+
+@dataclass
+class Change:
+    """The newest snapshot of one object seen in the event feed."""
+
+    event_id: str
+    event_created: int
+    snapshot: dict[str, Any]
+
+
+@dataclass
+class ChangeFeed:
+    """Reads ``/v1/events`` once per run and hands each resource its changed objects.
+
+    Every mutable resource would otherwise page the same events; one shared scan keeps
+    the request count down. Events are listed newest first, so the first event seen for
+    an object carries its newest snapshot. Objects are routed by ``data.object.object``
+    (``customer.subscription.updated`` carries a subscription, ``charge.dispute.created``
+    a dispute), not by the event type's prefix.
+
+    Attributes:
+        client: Stripe client the scan goes through.
+        now: Wall-clock time of the run start (unix seconds).
+    """
+
+    client: StripeClient
+    now: float
+    _since: Optional[int] = field(default=None, init=False)
+    _newest: dict[str, dict[str, Change]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    events_read: int = field(default=0, init=False)
+
+    @property
+    def next_cursor(self) -> int:
+        """Cursor to save after a successful run: the scan's start, less the overlap."""
+        return int(self.now) - EVENT_OVERLAP_S
+
+    def changes_for(self, object_type: str, since: int) -> list[Change]:
+        """Returns the newest snapshot of every ``object_type`` object changed since ``since``.
+
+        Args:
+            object_type: Stripe ``object`` value (``customer``).
+            since: Events cursor of the asking resource (unix seconds).
+
+        Returns:
+            Changes whose newest event is at or after ``since``, newest first.
+        """
+        with self._lock:
+            self._ensure_scanned(since)
+            changes = self._newest.get(object_type, {}).values()
+            return sorted(
+                (c for c in changes if c.event_created >= since),
+                key=lambda c: c.event_created,
+                reverse=True,
+            )
+
+    def _ensure_scanned(self, since: int) -> None:
+        if self._since is None:
+            self._scan(since, None)
+            self._since = since
+        elif since < self._since:
+            self._scan(since, self._since)
+            self._since = since
+
+    def _scan(self, gte: int, lt: Optional[int]) -> None:
+        params: dict[str, Any] = {"created[gte]": gte}
+        if lt is not None:
+            params["created[lt]"] = lt
+        for page in self.client.list_pages("/v1/events", label="events_feed", params=params):
+            for event in page:
+                self._remember(event)
+
+    def _remember(self, event: Mapping[str, Any]) -> None:
+        self.events_read += 1
+        data = event.get("data")
+        obj = data.get("object") if isinstance(data, Mapping) else None
+        if not isinstance(obj, Mapping) or not obj.get("id") or not obj.get("object"):
+            logger.warning("stripe event %s carries no object with an id; ignored", event.get("id"))
+            return
+        bucket = self._newest.setdefault(str(obj["object"]), {})
+        created = int(event.get("created") or 0)
+        known = bucket.get(str(obj["id"]))
+        if known is None or created > known.event_created:
+            bucket[str(obj["id"])] = Change(str(event.get("id")), created, dict(obj))
+
+
+def iter_change_rows(changes: list[Change]) -> Iterator[dict[str, Any]]:
+    """Rows for the changed objects, deletes included."""
+    for change in changes:
+        yield shape_snapshot(change.snapshot, change.event_created)
+
+
+@dataclass
+class Listing:
+    """Full listings of Stripe resources: time-sliced across workers when allowed.
+
+    Attributes:
+        client: Stripe client.
+        start_ts: ``sources.stripe.start_date`` in unix seconds, if set.
+        workers: Requests in flight per resource (1 pages sequentially).
+        governor: Cap on slices listed at once across all resources of the run.
+    """
+
+    client: StripeClient
+    start_ts: Optional[int]
+    workers: int = 1
+    governor: Optional[StreamGovernor] = None
+
+    def pages(self, spec: StripeResource, since: Optional[int]) -> Iterator[list[Any]]:
+        """Every page of ``spec`` created at or after ``since`` (or the start date)."""
+        gte = max(v for v in (since, self.start_ts, STRIPE_EPOCH) if v is not None)
+        if self.workers > 1:
+            yield from self.client.list_sliced(
+                spec.path,
+                label=spec.name,
+                params=spec.list_params,
+                gte=gte,
+                workers=self.workers,
+                time_field=spec.time_field,
+                governor=self.governor,
+            )
+            return
+        params = {**spec.list_params, "created[gte]": gte}
+        yield from self.client.list_pages(spec.path, label=spec.name, params=params)
+
+
+def stream_cap(client: StripeClient) -> int:
+    """Slices listed at once across resources, from the configured rate limit."""
+    limiter = client.session.rate_limiter
+    rate = limiter.current_rate() if limiter is not None else 25.0
+    return max(BACKFILL_WORKERS, math.ceil(rate * STREAMS_PER_REQUEST_PER_S))
+
+
+def select_resources(names: Optional[Sequence[str]]) -> list[StripeResource]:
+    """Resolves resource names, rejecting unknown ones with the list of valid names."""
+    if not names:
+        return list(RESOURCES)
+    unknown = [n for n in names if n not in RESOURCES_BY_NAME]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown Stripe resource(s) {', '.join(unknown)} in sources.stripe.resources; "
+            f"choose from: {', '.join(r.name for r in RESOURCES)}"
+        )
+    return [RESOURCES_BY_NAME[n] for n in names]
+
+
+def parse_start_date(start_date: Optional[str]) -> Optional[int]:
+    """Turns ``sources.stripe.start_date`` into unix seconds."""
+    if not start_date:
+        return None
+    try:
+        return int(pendulum.parse(str(start_date)).timestamp())  # type: ignore[union-attr]
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise ConfigurationError(
+            f"sources.stripe.start_date {start_date!r} is not an ISO 8601 date (e.g. 2024-01-01)"
+        ) from exc
+
+
+def column_hints(spec: StripeResource) -> dict[str, TColumnSchema]:
+    """Declared columns: timestamps, the soft-delete flag and JSON blobs."""
+    columns: dict[str, TColumnSchema] = {
+        "id": {"data_type": "text", "nullable": False},
+        spec.time_field: {"data_type": "timestamp"},
+    }
+    for name in spec.timestamp_columns:
+        columns[name] = {"data_type": "timestamp"}
+    if spec.mutable:
+        columns["deleted"] = {"data_type": "bool"}
+        columns["deleted_at"] = {"data_type": "timestamp", "nullable": True}
+    if spec.name == "events":
+        columns["data"] = {"data_type": "json"}
+    return columns
+
+
+def make_guard(spec: StripeResource, run_id: str, write_disposition: str) -> RecordGuard:
+    """Routes records that cannot be loaded as declared to ``_dead_letters``."""
+    validator = RecordValidator(
+        primary_key=("id",),
+        columns=column_hints(spec),
+        schema_getter=dlt.current.source_schema,
+        table_name=spec.name,
+        required=(spec.time_field,),
+        strict_types={spec.time_field: int},
+    )
+    return RecordGuard(
+        source="stripe",
+        resource=spec.name,
+        table_name=spec.name,
+        validator=validator,
+        mapper=None,
+        run_id=run_id,
+        primary_key=("id",),
+        write_disposition=write_disposition,
+    )

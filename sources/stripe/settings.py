@@ -1,0 +1,121 @@
+"""Stripe endpoints, object types and constants.
+
+Everything the Stripe connector knows about the API surface lives here, so the
+resource definitions in ``__init__.py`` and the HTTP code in ``client.py`` stay free
+of literals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_BASE_URL = "https://api.stripe.com"
+"""Where the real Stripe API lives; overridden by ``sources.stripe.base_url``."""
+
+STRIPE_VERSION = "2024-06-20"
+"""API version pinned with the ``Stripe-Version`` header so payload shapes stay stable."""
+
+PAGE_SIZE = 100
+"""Largest page Stripe serves (``limit`` is 1..100)."""
+
+STRIPE_EPOCH = 1293840000
+"""2011-01-01: nothing in Stripe is older, so a full listing starts here."""
+
+BACKFILL_WORKERS = 4
+"""Requests in flight per resource during a full listing (time-sliced)."""
+
+STREAMS_PER_REQUEST_PER_S = 0.25
+"""Slices listed at once across resources, per request/s of the rate limit: enough to
+keep the limit busy at ~250 ms per request, few enough that splits stay rare."""
+
+EVENT_RETENTION_S = 30 * 24 * 3600
+"""Stripe lists events of the last 30 days only."""
+
+EVENT_RETENTION_MARGIN_S = 3600
+"""A saved events cursor this close to the retention edge is treated as expired."""
+
+EVENT_OVERLAP_S = 300
+"""Events are re-read this far behind the saved cursor: Stripe makes events visible
+with a small delay, and replaying an event is harmless (newest snapshot wins)."""
+
+LIVE_RATE_LIMIT = 100.0
+"""Read requests per second Stripe allows in live mode."""
+
+TEST_RATE_LIMIT = 25.0
+"""Read requests per second Stripe allows in test mode."""
+
+SEARCH_RATE_LIMIT = 20.0
+FILES_RATE_LIMIT = 20.0
+
+ENDPOINT_GROUPS: Mapping[str, tuple[str, float]] = {
+    "search": (r"^/v1/[^/]+/search", SEARCH_RATE_LIMIT),
+    "files": (r"^/v1/files", FILES_RATE_LIMIT),
+}
+"""Endpoint groups with their own, lower, limits (a request also counts against the global one)."""
+
+SHOULD_RETRY_HEADER = "Stripe-Should-Retry"
+
+
+@dataclass(frozen=True)
+class StripeResource:
+    """One Stripe list endpoint loaded as one dlt resource (and table).
+
+    Attributes:
+        name: Resource and table name, equal to the list path (``customers``).
+        object_type: The ``object`` field of its items (``customer``); events carry it too.
+        mutable: Whether objects change after creation (changes are caught from events).
+        list_params: Extra query parameters every list request needs.
+        timestamp_columns: Unix-seconds fields besides ``created`` loaded as timestamps.
+        time_field: The creation-time field the ``created`` list filter applies to
+            (invoice items call it ``date``).
+    """
+
+    name: str
+    object_type: str
+    mutable: bool = True
+    list_params: Mapping[str, str] = field(default_factory=dict)
+    timestamp_columns: tuple[str, ...] = ()
+    time_field: str = "created"
+
+    @property
+    def path(self) -> str:
+        """The list endpoint path, relative to the base URL."""
+        return f"/v1/{self.name}"
+
+
+RESOURCES: tuple[StripeResource, ...] = (
+    StripeResource("customers", "customer"),
+    StripeResource("products", "product"),
+    StripeResource("prices", "price"),
+    StripeResource("coupons", "coupon", timestamp_columns=("redeem_by",)),
+    StripeResource("plans", "plan"),
+    StripeResource("charges", "charge"),
+    StripeResource("refunds", "refund"),
+    StripeResource("disputes", "dispute"),
+    StripeResource("payment_intents", "payment_intent"),
+    StripeResource("setup_intents", "setup_intent"),
+    StripeResource(
+        "invoices", "invoice", timestamp_columns=("period_start", "period_end", "due_date")
+    ),
+    StripeResource("invoiceitems", "invoiceitem", time_field="date"),
+    # Stripe hides canceled subscriptions unless asked for all of them.
+    StripeResource(
+        "subscriptions",
+        "subscription",
+        list_params={"status": "all"},
+        timestamp_columns=("canceled_at", "ended_at", "start_date", "trial_start", "trial_end"),
+    ),
+    StripeResource("payouts", "payout", timestamp_columns=("arrival_date",)),
+    StripeResource("transfers", "transfer"),
+    StripeResource(
+        "balance_transactions",
+        "balance_transaction",
+        mutable=False,
+        timestamp_columns=("available_on",),
+    ),
+    StripeResource("events", "event", mutable=False),
+)
+
+RESOURCES_BY_NAME: Mapping[str, StripeResource] = {r.name: r for r in RESOURCES}
+RESOURCES_BY_OBJECT: Mapping[str, StripeResource] = {r.object_type: r for r in RESOURCES}
