@@ -115,14 +115,24 @@ def explain(exc: BaseException) -> str:
 
 
 def missing_config_line(exc: ConfigFieldMissingException) -> str:
-    """Names the setting a user must provide."""
-    fields = ", ".join(exc.fields) if getattr(exc, "fields", None) else "a required setting"
+    """Names the setting a user must provide, and where."""
+    fields = list(getattr(exc, "fields", None) or [])
+    spec = str(getattr(exc, "spec_name", "") or "")
     if "api_key" in fields:
         return (
             "Stripe API key missing: set sources.stripe.api_key in .dlt/secrets.toml "
             "or the SOURCES__STRIPE__API_KEY environment variable"
         )
-    return f"missing configuration: {fields} (see .dlt/example.secrets.toml)"
+    if spec.endswith("ClientConfiguration") and "credentials" in fields:
+        destination = spec.removesuffix("ClientConfiguration").lower()
+        return (
+            f"{destination} destination credentials missing: set "
+            f"destination.{destination}.credentials in .dlt/secrets.toml or "
+            f"DESTINATION__{destination.upper()}__CREDENTIALS (e.g. a connection string)"
+        )
+    names = ", ".join(fields) or "a required setting"
+    where = spec or "the pipeline"
+    return f"missing configuration: {names} of {where} (see .dlt/example.secrets.toml)"
 
 
 def iter_causes(exc: BaseException) -> Iterable[BaseException]:

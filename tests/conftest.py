@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.postgres_server import PostgresServer
 
 pytest_plugins = ["sandbox.stripe.pytest_plugin"]
 
@@ -24,3 +29,15 @@ def dlt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def duckdb_path(tmp_path: Path) -> Path:
     """A DuckDB file in the test's temp folder (named apart from the dataset)."""
     return tmp_path / "stripe_data.duckdb"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on loopback for the whole session."""
+    from tests.postgres_server import find_bin_dir, start_postgres
+
+    if find_bin_dir() is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.stop()
