@@ -7,7 +7,10 @@ how high the rate limit is. When the endpoint also filters by creation time
 paged independently. Slices are cut on demand: whenever a worker is idle, the slice
 with the widest unread range is split in two at its midpoint; the old slice keeps its
 cursor and the upper half, a new slice takes the lower half. Empty halves cost one
-request. Each object is emitted exactly once: a page returning objects below its
+request. A slice is only split once it has answered at least one page and its observed
+density (objects per second of range read so far) predicts at least two more full pages
+in its unread range, so small resources cost no extra requests. Each object is emitted
+exactly once: a page returning objects below its
 slice's (possibly raised) lower bound drops them, because the new slice owns them.
 """
 
@@ -48,12 +51,69 @@ class Slice:
     lt: Optional[int]
     cursor: Optional[str] = None
     lowest_seen: Optional[int] = None
+    highest_seen: Optional[int] = None
+    fetched: int = 0
+    density: Optional[float] = None
     cursors_seen: set[str] = field(default_factory=set)
 
     def unread_width(self) -> int:
         """Seconds of the range not read yet (unknown upper end counts as unread)."""
         top = self.lowest_seen if self.lowest_seen is not None else self.lt
         return (top - self.gte) if top is not None else 0
+
+    def observe(self, count: int, lowest: Optional[int], highest: Optional[int]) -> None:
+        """Records a page: how many objects and the time range they covered."""
+        self.fetched += count
+        if highest is not None and (self.highest_seen is None or highest > self.highest_seen):
+            self.highest_seen = highest
+        if lowest is not None:
+            self.lowest_seen = lowest
+        if self.highest_seen is not None and self.lowest_seen is not None:
+            self.density = self.fetched / max(1, self.highest_seen - self.lowest_seen)
+
+    def expected_unread(self) -> float:
+        """Objects its observed density predicts in the unread range (0 when unknown)."""
+        return (self.density or 0.0) * self.unread_width()
+
+
+class StreamGovernor:
+    """Caps the slices listed at once across every resource of a source.
+
+    Splitting pays a partial page per slice, so it only helps when there are too few
+    streams to keep the rate limit busy (the tail of a run, or one large resource).
+    With many resources still listing, no slice is split.
+
+    Args:
+        max_streams: Slices allowed at once, across all listers sharing this governor.
+    """
+
+    def __init__(self, max_streams: int) -> None:
+        self.max_streams = max(1, max_streams)
+        self._live = 0
+        self._lock = threading.Lock()
+
+    @property
+    def live(self) -> int:
+        """Slices currently listed."""
+        return self._live
+
+    def add(self) -> None:
+        """Counts a slice that must be listed anyway (a resource's first one)."""
+        with self._lock:
+            self._live += 1
+
+    def try_add(self) -> bool:
+        """Counts a new slice if there is room for one."""
+        with self._lock:
+            if self._live >= self.max_streams:
+                return False
+            self._live += 1
+            return True
+
+    def done(self) -> None:
+        """A slice finished."""
+        with self._lock:
+            self._live = max(0, self._live - 1)
 
 
 class _Done:
@@ -76,7 +136,9 @@ class TimeSlicedLister:
         lt: Upper bound, exclusive; ``None`` for "up to now".
         workers: Requests in flight at most.
         min_slice_s: Ranges narrower than this are not split.
+        page_size: Objects a full page holds (splits aim at two pages or more per half).
         names: Parameter and field names of the API.
+        governor: Shared cap on slices across resources; ``workers`` slices when omitted.
     """
 
     def __init__(
@@ -88,13 +150,17 @@ class TimeSlicedLister:
         lt: Optional[int] = None,
         workers: int = 4,
         min_slice_s: int = 60,
+        page_size: int = 100,
         names: Optional[SliceParams] = None,
+        governor: Optional[StreamGovernor] = None,
     ) -> None:
         self._fetch = fetch_page
         self._base = dict(base_params or {})
         self._names = names or SliceParams()
         self._workers = max(1, workers)
         self._min_slice_s = min_slice_s
+        self._page_size = page_size
+        self._governor = governor or StreamGovernor(self._workers)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending: list[Slice] = [Slice(gte=gte, lt=lt)]
@@ -106,6 +172,7 @@ class TimeSlicedLister:
     def pages(self) -> Iterator[Page]:
         """Yields pages as they arrive, in no particular order across slices."""
         out: queue.Queue[Any] = queue.Queue(maxsize=self._workers * 4)
+        self._governor.add()
         threads = [
             threading.Thread(target=self._work, args=(out,), daemon=True, name=f"slice-{i}")
             for i in range(self._workers)
@@ -126,7 +193,10 @@ class TimeSlicedLister:
             with self._lock:
                 self._stopped = True
                 self._idle.notify_all()
+                unfinished = len(self._pending) + len(self._active)
             _drain(out, threads)
+            for _ in range(unfinished):
+                self._governor.done()
 
     def _work(self, out: queue.Queue[Any]) -> None:
         try:
@@ -157,12 +227,18 @@ class TimeSlicedLister:
             return None
 
     def _split_widest(self) -> Optional[Slice]:
-        widest = max(self._active, key=Slice.unread_width)
+        answered = [task for task in self._active if task.fetched > 0]
+        if not answered:
+            return None
+        widest = max(answered, key=Slice.expected_unread)
         top = widest.lowest_seen if widest.lowest_seen is not None else widest.lt
-        if top is None or widest.unread_width() < 2 * self._min_slice_s:
+        worth_it = widest.expected_unread() >= 2 * self._page_size
+        if top is None or not worth_it or widest.unread_width() < 2 * self._min_slice_s:
+            return None
+        if not self._governor.try_add():
             return None
         mid = widest.gte + (top - widest.gte) // 2
-        lower = Slice(gte=widest.gte, lt=mid)
+        lower = Slice(gte=widest.gte, lt=mid, density=widest.density)
         widest.gte = mid
         self.splits += 1
         logger.debug("split slice at %d: [%d, %d) and [%d, %s)", mid, lower.gte, mid, mid, top)
@@ -183,14 +259,17 @@ class TimeSlicedLister:
             more = has_more and len(kept) == len(items) and bool(items)
             if more:
                 valid = [t for t in times if t is not None]
-                self._advance(task, items, min(valid) if valid else None)
+                self._advance(task, items)
+                task.observe(len(items), min(valid, default=None), max(valid, default=None))
                 self._pending.append(task)
+            elif not self._stopped:  # once stopped, pages() released every slice
+                self._governor.done()
             self._active.remove(task)
             self._idle.notify_all()
         if kept:
             out.put(kept)
 
-    def _advance(self, task: Slice, items: Page, lowest: Optional[int]) -> None:
+    def _advance(self, task: Slice, items: Page) -> None:
         cursor = _last_id(items, self._names.id_field)
         if not cursor or str(cursor) in task.cursors_seen:
             raise PaginationLoopError(
@@ -199,8 +278,6 @@ class TimeSlicedLister:
             )
         task.cursors_seen.add(str(cursor))
         task.cursor = str(cursor)
-        if lowest is not None:
-            task.lowest_seen = lowest
 
 
 def _last_id(items: Page, id_field: str) -> Optional[str]:

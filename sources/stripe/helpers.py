@@ -16,6 +16,7 @@ from dlt.common.schema.typing import TColumnSchema
 from sources.kit.backfill import StreamGovernor
 from sources.kit.deadletters import RecordGuard
 from sources.kit.errors import ConfigurationError
+from sources.kit.monitor import SyncMonitor
 from sources.kit.validation import RecordValidator
 
 from .client import StripeClient
@@ -69,6 +70,17 @@ class Change:
     event_id: str
     event_created: int
     snapshot: dict[str, Any]
+    event_type: str = ""
+
+    @property
+    def is_delete(self) -> bool:
+        """The object was deleted (or a subscription canceled for good)."""
+        return bool(self.snapshot.get("deleted"))
+
+    @property
+    def is_update(self) -> bool:
+        """A change of an object that existed before (not a create, not a delete)."""
+        return not self.is_delete and not self.event_type.endswith(".created")
 
 
 @dataclass
@@ -144,7 +156,9 @@ class ChangeFeed:
         created = int(event.get("created") or 0)
         known = bucket.get(str(obj["id"]))
         if known is None or created > known.event_created:
-            bucket[str(obj["id"])] = Change(str(event.get("id")), created, dict(obj))
+            bucket[str(obj["id"])] = Change(
+                str(event.get("id")), created, dict(obj), str(event.get("type") or "")
+            )
 
 
 def iter_change_rows(changes: list[Change]) -> Iterator[dict[str, Any]]:
@@ -254,4 +268,39 @@ def make_guard(spec: StripeResource, run_id: str, write_disposition: str) -> Rec
         run_id=run_id,
         primary_key=("id",),
         write_disposition=write_disposition,
+    )
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every resource of one run shares: its id and the ledger counters."""
+
+    run_id: str
+    monitor: SyncMonitor
+
+
+def emit_page(
+    guard: RecordGuard,
+    records: list[Any],
+    monitor: SyncMonitor,
+    resource: str,
+    *,
+    updated: int = 0,
+    deleted: int = 0,
+    pages: int = 1,
+) -> Iterator[Any]:
+    """Yields a page through the dead-letter guard and reports it to the run ledger."""
+    before = guard.dead_lettered
+    loaded = 0
+    for item in guard.batches(records):
+        if isinstance(item, list):
+            loaded += len(item)
+        yield item
+    monitor.record(
+        resource,
+        loaded=loaded,
+        updated=updated,
+        deleted=deleted,
+        dead_lettered=guard.dead_lettered - before,
+        pages=pages,
     )
