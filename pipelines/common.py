@@ -14,6 +14,7 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kit.errors import SluiceError
+from sources.kit.logformat import apply_log_format
 from sources.kit.redact import global_redactor, install_redaction
 
 logger = logging.getLogger("sluice.pipeline")
@@ -25,13 +26,14 @@ class UserFacingError(Exception):
     """An error the user fixes; printed as one line without a traceback."""
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Logs to stderr with secrets redacted at every level."""
+def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
+    """Logs to stderr with secrets redacted at every level, as text or JSON lines."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    apply_log_format(log_format)
     if not verbose:
         for noisy in ("urllib3", "dlt", "sluice.http"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -63,7 +65,7 @@ def default_duckdb_file(pipeline_name: str) -> str:
 
 def configured_duckdb_credentials() -> Optional[str]:
     """The DuckDB database the user configured through dlt secrets, config or env."""
-    value = dlt.secrets.get("destination.duckdb.credentials")
+    value: Any = dlt.secrets.get("destination.duckdb.credentials")
     if isinstance(value, Mapping):
         value = value.get("database")
     return str(value) if value else None

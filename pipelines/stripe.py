@@ -35,6 +35,8 @@ from pipelines.common import (  # noqa: E402
     make_destination,
     setup_logging,
 )
+from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
+from sources.kit.progress import choose_progress  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
 from sources.stripe.client import StripeClient  # noqa: E402
 
@@ -85,11 +87,17 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--start-date", help="only objects created on or after (ISO 8601)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines as text or one JSON object per line",
+    )
     return parser.parse_args(argv)
 
 
 @contextlib.contextmanager
-def stripe_endpoint(args: argparse.Namespace) -> Iterator[dict[str, str]]:
+def stripe_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """Yields connection overrides: the emulator's URL and key with --sandbox, else none."""
     if not args.sandbox:
         yield {}
@@ -101,36 +109,70 @@ def stripe_endpoint(args: argparse.Namespace) -> Iterator[dict[str, str]]:
         yield {"base_url": sandbox.base_url, "api_key": sandbox.api_key}
 
 
-def build_client(overrides: dict[str, str]) -> StripeClient:
+def build_client(overrides: dict[str, Any]) -> StripeClient:
     """The Stripe client from ``sources.stripe.*``, credentials checked before any work."""
     client = make_client(**overrides)
     client.check_credentials()
     return client
 
 
+def progress_option(requested: Optional[str]) -> dict[str, Any]:
+    """dlt's ``progress=`` argument: bars in a terminal, periodic log lines otherwise."""
+    chosen = choose_progress(requested, sys.stderr.isatty())
+    return {"progress": chosen} if chosen else {}
+
+
+class ClientSlot:
+    """Holds the client built inside the run, for the ledger's request counters."""
+
+    def __init__(self) -> None:
+        self.client: Optional[StripeClient] = None
+
+    def stats_by_label(self) -> dict[str, Any]:
+        """Request counters per resource (none before the client exists)."""
+        return dict(self.client.session.stats_by_label()) if self.client else {}
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Circuit-breaker states."""
+        return list(self.client.session.breakers.snapshot()) if self.client else []
+
+
 def run(args: argparse.Namespace) -> int:
-    """Builds and runs the pipeline, then prints the summary."""
+    """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
     started = time.monotonic()
+    run_id = uuid.uuid4().hex
     with stripe_endpoint(args) as overrides:
-        client = build_client(overrides)
         pipeline = dlt.pipeline(
             pipeline_name=PIPELINE_NAME,
             destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
             dataset_name=DATASET_NAME,
-            **({"progress": args.progress} if args.progress else {}),
+            **progress_option(args.progress),
         )
-        source = stripe_source(
-            resources=args.resources,
-            start_date=args.start_date,
-            client=client,
-            run_id=uuid.uuid4().hex,
-        )
-        pipeline.run(
-            source,
+        monitor = SyncMonitor("stripe", run_id)
+        slot = ClientSlot()
+
+        def build_source() -> Any:
+            # Built inside the run so a rejected key still leaves a `failed` ledger row.
+            slot.client = build_client(overrides)
+            return stripe_source(
+                resources=args.resources,
+                start_date=args.start_date,
+                client=slot.client,
+                run_id=run_id,
+                monitor=monitor,
+            )
+
+        run_with_ledger(
+            pipeline,
+            build_source,
+            monitor,
+            slot,
+            breakers=slot,
             loader_file_format="parquet",
             refresh="drop_sources" if args.full_refresh else None,
         )
-        report(pipeline, client, source_tables(args), time.monotonic() - started)
+        assert slot.client is not None
+        report(pipeline, slot.client, source_tables(args), time.monotonic() - started)
     return 0
 
 
@@ -160,7 +202,7 @@ def report(pipeline: dlt.Pipeline, client: StripeClient, tables: list[str], seco
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: one clear line and a non-zero exit on any error."""
     args = parse_args(argv)
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, args.log_format)
     try:
         return run(args)
     except KeyboardInterrupt:

@@ -20,12 +20,15 @@ from dlt.extract.resource import DltResource
 
 from sources.kit.backfill import StreamGovernor
 from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.monitor import SyncMonitor
 
 from .client import StripeClient, make_client
 from .helpers import (
     ChangeFeed,
     Listing,
+    RunContext,
     column_hints,
+    emit_page,
     events_cursor_expired,
     iter_change_rows,
     make_guard,
@@ -50,6 +53,7 @@ def stripe_source(
     backfill_workers: int = BACKFILL_WORKERS,
     client: Optional[StripeClient] = None,
     run_id: Optional[str] = None,
+    monitor: Optional[SyncMonitor] = None,
     clock: Optional[Callable[[], float]] = None,
 ) -> Any:
     """Loads Stripe objects, catching later changes from the events feed.
@@ -64,7 +68,8 @@ def stripe_source(
         backfill_workers: Requests in flight per resource while listing in full.
         client: A prebuilt client (the pipeline passes one to report request figures);
             built from ``sources.stripe.*`` when omitted.
-        run_id: Identifier of this run, written with dead letters.
+        run_id: Identifier of this run, written with dead letters and the ledger.
+        monitor: Run ledger counters (records, pages, cursors) the resources report to.
         clock: Wall clock in unix seconds (injected in tests).
 
     Returns:
@@ -72,7 +77,9 @@ def stripe_source(
     """
     selected = select_resources(resources)
     client = client or make_client()
-    run = run_id or uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
+    run = RunContext(run_id=run_id, monitor=monitor or SyncMonitor("stripe", run_id))
+    run.monitor.expect(spec.name for spec in selected)
     feed = ChangeFeed(client=client, now=(clock or time.time)())
     listing = Listing(
         client=client,
@@ -80,16 +87,16 @@ def stripe_source(
         workers=backfill_workers,
         governor=StreamGovernor(stream_cap(client)),
     )
-    return [make_resource(spec, listing=listing, feed=feed, run_id=run) for spec in selected]
+    return [make_resource(spec, listing=listing, feed=feed, run=run) for spec in selected]
 
 
 def make_resource(
-    spec: StripeResource, *, listing: Listing, feed: ChangeFeed, run_id: str
+    spec: StripeResource, *, listing: Listing, feed: ChangeFeed, run: RunContext
 ) -> DltResource:
     """Builds the dlt resource for one Stripe object type."""
     if spec.mutable:
         return dlt.resource(
-            mutable_objects(spec, listing, feed, run_id),
+            mutable_objects(spec, listing, feed, run),
             name=spec.name,
             write_disposition="merge",
             primary_key="id",
@@ -97,7 +104,7 @@ def make_resource(
             parallelized=True,
         )
     return dlt.resource(
-        immutable_objects(spec, listing, run_id),
+        immutable_objects(spec, listing, run),
         name=spec.name,
         write_disposition="append",
         primary_key="id",
@@ -107,12 +114,13 @@ def make_resource(
 
 
 def mutable_objects(
-    spec: StripeResource, listing: Listing, feed: ChangeFeed, run_id: str
+    spec: StripeResource, listing: Listing, feed: ChangeFeed, run: RunContext
 ) -> Iterator[Any]:
     """Full listing on the first run (or after the events window lapsed), changes after."""
     state = dlt.current.resource_state(spec.name)
-    guard = make_guard(spec, run_id, "merge")
+    guard = make_guard(spec, run.run_id, "merge")
     cursor: Optional[int] = state.get("events_cursor")
+    run.monitor.cursor(spec.name, before=cursor)
     if cursor is not None and events_cursor_expired(cursor, feed.now):
         logger.warning(
             "stripe %s: saved events cursor %s is older than Stripe's 30-day event "
@@ -123,22 +131,31 @@ def mutable_objects(
         cursor = None
     if cursor is None:
         for page in listing.pages(spec, since=None):
-            yield from guard.batches(
-                shape_live_object(o) if isinstance(o, dict) else o for o in page
-            )
+            live = [shape_live_object(o) if isinstance(o, dict) else o for o in page]
+            yield from emit_page(guard, live, run.monitor, spec.name)
         state["full_sync_at"] = int(feed.now)
     else:
         changes = feed.changes_for(spec.object_type, since=cursor)
         logger.info("stripe %s: %d changed object(s) from events", spec.name, len(changes))
-        yield from guard.batches(iter_change_rows(changes))
+        run.monitor.set_total(spec.name, len(changes))
+        yield from emit_page(
+            guard,
+            list(iter_change_rows(changes)),
+            run.monitor,
+            spec.name,
+            updated=sum(1 for c in changes if c.is_update),
+            deleted=sum(1 for c in changes if c.is_delete),
+            pages=0,
+        )
     state["events_cursor"] = feed.next_cursor
+    run.monitor.cursor(spec.name, after=feed.next_cursor)
 
 
 def immutable_objects(
-    spec: StripeResource, listing: Listing, run_id: str
+    spec: StripeResource, listing: Listing, run: RunContext
 ) -> Callable[..., Iterator[Any]]:
     """Appends objects created since the saved ``created`` cursor."""
-    guard = make_guard(spec, run_id, "append")
+    guard = make_guard(spec, run.run_id, "append")
 
     def objects(
         created: dlt.sources.incremental[int] = dlt.sources.incremental(
@@ -148,6 +165,6 @@ def immutable_objects(
         ),
     ) -> Iterator[Any]:
         for page in listing.pages(spec, since=created.last_value or None):
-            yield from guard.batches(page)
+            yield from emit_page(guard, page, run.monitor, spec.name)
 
     return objects
