@@ -35,10 +35,13 @@ from pipelines.common import (  # noqa: E402
     make_destination,
     setup_logging,
 )
+from pipelines.stripe_webhooks import DEFAULT_INBOX, INBOX_KEY  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.progress import choose_progress  # noqa: E402
+from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
 from sources.stripe.client import StripeClient  # noqa: E402
+from sources.stripe.webhooks import drain, reconcile  # noqa: E402
 
 PIPELINE_NAME = "stripe"
 DATASET_NAME = "stripe"
@@ -86,6 +89,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="show extraction/normalize/load progress (default kind: log)",
     )
     parser.add_argument("--start-date", help="only objects created on or after (ISO 8601)")
+    parser.add_argument(
+        "--reconcile-webhooks",
+        action="store_true",
+        help="after the poll, load the events the webhook receiver missed "
+        "into its inbox and drain the inbox (hybrid mode)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
     parser.add_argument(
         "--log-format",
@@ -172,8 +181,21 @@ def run(args: argparse.Namespace) -> int:
             refresh="drop_sources" if args.full_refresh else None,
         )
         assert slot.client is not None
+        if args.reconcile_webhooks:
+            reconcile_webhooks(pipeline, slot.client)
         report(pipeline, slot.client, source_tables(args), time.monotonic() - started)
     return 0
+
+
+def reconcile_webhooks(pipeline: dlt.Pipeline, client: StripeClient) -> None:
+    """Hybrid mode: events the receiver missed go to its inbox, then the inbox drains."""
+    path = str(dlt.config.get(INBOX_KEY) or DEFAULT_INBOX)
+    with Inbox(path) as inbox:
+        missed = reconcile(inbox, client)
+        drained = drain(inbox, pipeline)
+    print(
+        f"webhooks: {missed} event(s) missed by the receiver, {drained.events} drained from {path}"
+    )
 
 
 def source_tables(args: argparse.Namespace) -> list[str]:

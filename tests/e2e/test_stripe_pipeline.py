@@ -283,3 +283,20 @@ def test_api_that_is_down_fails_fast_with_the_circuit_state(
     assert len(err) == 1 and "circuit" in err[0].lower()
     # the breaker opened after a handful of failures instead of 8 attempts per request
     assert stripe_sandbox.stats.requests <= 12
+
+
+@pytest.mark.e2e
+def test_reconcile_webhooks_loads_the_events_the_receiver_missed(
+    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], duckdb_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(stripe_sandbox)
+    monkeypatch.setenv("SOURCES__STRIPE__WEBHOOK_INBOX", str(tmp_path / "inbox.sqlite3"))
+    listed_events = len(stripe_sandbox.store.listable("events"))
+
+    assert stripe_pipeline.main(["--resources", "customers", "--reconcile-webhooks"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"webhooks: {listed_events} event(s) missed by the receiver" in out
+    drained = query(duckdb_path, "SELECT COUNT(*) FROM stripe.webhook_events")
+    assert drained == [(listed_events,)]
