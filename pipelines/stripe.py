@@ -136,6 +136,7 @@ class ClientSlot:
 
     def __init__(self) -> None:
         self.client: Optional[StripeClient] = None
+        self.tables: list[str] = []
 
     def stats_by_label(self) -> dict[str, Any]:
         """Request counters per resource (none before the client exists)."""
@@ -163,13 +164,16 @@ def run(args: argparse.Namespace) -> int:
         def build_source() -> Any:
             # Built inside the run so a rejected key still leaves a `failed` ledger row.
             slot.client = build_client(overrides)
-            return stripe_source(
-                resources=args.resources,
-                start_date=args.start_date,
+            # Only flags the user gave: the rest resolves from sources.stripe.* config.
+            given = {"resources": args.resources, "start_date": args.start_date}
+            source = stripe_source(
                 client=slot.client,
                 run_id=run_id,
                 monitor=monitor,
+                **{k: v for k, v in given.items() if v is not None},
             )
+            slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            return source
 
         run_with_ledger(
             pipeline,
@@ -183,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         assert slot.client is not None
         if args.reconcile_webhooks:
             reconcile_webhooks(pipeline, slot.client)
-        report(pipeline, slot.client, source_tables(args), time.monotonic() - started)
+        report(pipeline, slot.client, slot.tables, time.monotonic() - started)
     return 0
 
 
@@ -196,11 +200,6 @@ def reconcile_webhooks(pipeline: dlt.Pipeline, client: StripeClient) -> None:
     print(
         f"webhooks: {missed} event(s) missed by the receiver, {drained.events} drained from {path}"
     )
-
-
-def source_tables(args: argparse.Namespace) -> list[str]:
-    """Tables the summary counts."""
-    return [*(args.resources or RESOURCE_NAMES), "_dead_letters"]
 
 
 def report(pipeline: dlt.Pipeline, client: StripeClient, tables: list[str], seconds: float) -> None:

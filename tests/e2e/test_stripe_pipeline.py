@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import dlt
+import pendulum
 import duckdb
 import pytest
 
@@ -300,3 +301,21 @@ def test_reconcile_webhooks_loads_the_events_the_receiver_missed(
     assert f"webhooks: {listed_events} event(s) missed by the receiver" in out
     drained = query(duckdb_path, "SELECT COUNT(*) FROM stripe.webhook_events")
     assert drained == [(listed_events,)]
+
+
+@pytest.mark.e2e
+def test_resources_and_start_date_come_from_dlt_config(
+    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], duckdb_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point_at(stripe_sandbox)
+    customers = stripe_sandbox.store.listable("customers")
+    cutoff = customers[len(customers) // 2]["created"]
+    monkeypatch.setenv("SOURCES__STRIPE__RESOURCES", '["customers", "coupons"]')
+    monkeypatch.setenv("SOURCES__STRIPE__START_DATE", str(pendulum.from_timestamp(cutoff)))
+
+    assert stripe_pipeline.main([]) == 0
+
+    assert set(stripe_sandbox.stats.by_path) == {"/v1/customers", "/v1/coupons"}
+    loaded = set(ids_in(duckdb_path, "customers"))
+    assert loaded == {c["id"] for c in customers if c["created"] >= cutoff}
