@@ -20,11 +20,17 @@ from dlt.common.configuration.inject import with_config
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import Response
 from requests.auth import AuthBase
+from requests.exceptions import JSONDecodeError as RequestsJSONDecodeError
 
 from sources.kit.auth import BearerAuth
 from sources.kit.backfill import SliceParams, StreamGovernor, TimeSlicedLister
 from sources.kit.circuit import CircuitRegistry
-from sources.kit.errors import AuthenticationError, ConfigurationError, error_from_response
+from sources.kit.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FatalError,
+    error_from_response,
+)
 from sources.kit.http import HttpSettings, ResilientSession
 from sources.kit.pagination import StartingAfterPaginator
 from sources.kit.ratelimit import RateLimit, RateLimiter
@@ -173,8 +179,16 @@ class StripeClient:
             Each page's ``data`` list.
         """
         query: dict[str, Any] = {"limit": PAGE_SIZE, **(params or {})}
-        client = self.rest_client(label)
-        for page in client.paginate(path, params=query, hooks={"response": [raise_for_stripe]}):
+        pages = self.rest_client(label).paginate(
+            path, params=query, hooks={"response": [raise_for_stripe]}
+        )
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except RequestsJSONDecodeError as exc:
+                raise not_json_error(path, None) from exc
             logger.info(
                 "stripe %s: page of %d object(s)", label, len(page), extra={"resource": label}
             )
@@ -184,10 +198,18 @@ class StripeClient:
         """Fetches one list page; returns its objects and Stripe's ``has_more``."""
         response = self.rest_client(label).get(path, params=dict(params))
         raise_for_stripe(response)
-        body = response.json()
+        try:
+            body = response.json()
+        except RequestsJSONDecodeError as exc:
+            raise not_json_error(path, response) from exc
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise error_from_response(response, self.session.redactor)
+            raise FatalError(
+                f"Stripe answered {path} without a list in 'data': not a Stripe list "
+                "endpoint, or sources.stripe.base_url points at something else",
+                response=response,
+                request_id=response.headers.get("Request-Id"),
+            )
         logger.info("stripe %s: page of %d object(s)", label, len(data), extra={"resource": label})
         return data, bool(body.get("has_more"))
 
@@ -244,6 +266,17 @@ class StripeClient:
                 "check sources.stripe.base_url",
                 response=response,
             )
+
+
+def not_json_error(path: str, response: Optional[Response]) -> FatalError:
+    """The error for a success answer whose body is not JSON (a proxy page, a cut body)."""
+    size = f" ({len(response.content)} bytes)" if response is not None else ""
+    return FatalError(
+        f"Stripe answered {path} with a body that is not JSON{size}: the API or a proxy in "
+        "between is misbehaving; nothing from this page was loaded, rerun once it is fixed",
+        response=response,
+        request_id=response.headers.get("Request-Id") if response is not None else None,
+    )
 
 
 def raise_for_stripe(response: Response, *args: Any, **kwargs: Any) -> None:
