@@ -29,8 +29,17 @@ class PostgresServer:
 
     @property
     def dsn(self) -> str:
+        return self.dsn_for(self.database)
+
+    def dsn_for(self, database: str) -> str:
         # trust auth ignores the password, but dlt requires one in the credentials
-        return f"postgresql://postgres:unused@127.0.0.1:{self.port}/{self.database}"
+        return f"postgresql://postgres:unused@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """Creates an empty database and returns its DSN."""
+        self._run(str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
+                  "-U", "postgres", "-c", f"CREATE DATABASE {name}")
+        return self.dsn_for(name)
 
     def stop(self) -> None:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",

@@ -145,15 +145,27 @@ class ChangeFeed:
             for event in page:
                 self._remember(event)
 
-    def _remember(self, event: Mapping[str, Any]) -> None:
+    def _remember(self, event: Any) -> None:
         self.events_read += 1
+        if not isinstance(event, Mapping):
+            logger.warning("stripe events feed: an item that is not an event object; ignored")
+            return
         data = event.get("data")
         obj = data.get("object") if isinstance(data, Mapping) else None
         if not isinstance(obj, Mapping) or not obj.get("id") or not obj.get("object"):
             logger.warning("stripe event %s carries no object with an id; ignored", event.get("id"))
             return
+        created = event.get("created")
+        if not isinstance(created, int) or isinstance(created, bool):
+            # Without a usable time the event cannot be ordered against the others; the
+            # events resource dead-letters the same event with its raw payload.
+            logger.warning(
+                "stripe event %s has no usable 'created' (%s); its change is ignored",
+                event.get("id"),
+                type(created).__name__,
+            )
+            return
         bucket = self._newest.setdefault(str(obj["object"]), {})
-        created = int(event.get("created") or 0)
         known = bucket.get(str(obj["id"]))
         if known is None or created > known.event_created:
             bucket[str(obj["id"])] = Change(

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import psycopg2
 import pytest
 
 from pipelines import stripe as stripe_pipeline
 from sandbox.stripe import StripeSandbox
-from tests.postgres_server import PostgresServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 
-def pg_ids(server: PostgresServer, table: str) -> list[str]:
-    with psycopg2.connect(server.dsn) as con, con.cursor() as cur:
+def pg_ids(dsn: str, table: str) -> list[str]:
+    with psycopg2.connect(dsn) as con, con.cursor() as cur:
         cur.execute(f"SELECT id FROM stripe.{table}")
         return [r[0] for r in cur.fetchall()]
 
 
 def test_stripe_loads_and_merges_into_postgres(
-    stripe_sandbox: StripeSandbox, postgres_server: PostgresServer, dlt_home: Path,
+    stripe_sandbox: StripeSandbox, postgres_dsn: str, dlt_home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
     monkeypatch.setenv("SOURCES__STRIPE__API_KEY", stripe_sandbox.api_key)
-    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_server.dsn)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
     resources = "customers,subscriptions,events"
 
     assert stripe_pipeline.main(["--destination", "postgres", "--resources", resources]) == 0
@@ -35,10 +36,10 @@ def test_stripe_loads_and_merges_into_postgres(
     assert stripe_pipeline.main(["--destination", "postgres", "--resources", resources]) == 0
 
     for table in ("subscriptions", "events"):
-        loaded = pg_ids(postgres_server, table)
+        loaded = pg_ids(postgres_dsn, table)
         listed = {o["id"] for o in stripe_sandbox.store.listable(table)}
         assert len(loaded) == len(set(loaded)) and set(loaded) == listed
-    with psycopg2.connect(postgres_server.dsn) as con, con.cursor() as cur:
+    with psycopg2.connect(postgres_dsn) as con, con.cursor() as cur:
         cur.execute("SELECT deleted FROM stripe.customers WHERE id = %s", (customer,))
         assert cur.fetchall() == [(True,)]
 
@@ -55,3 +56,61 @@ def test_missing_postgres_credentials_name_the_setting(
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "DESTINATION__POSTGRES__CREDENTIALS" in err[0]
+
+
+def rows_by_id(fetch: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+    return {r[0]: tuple(r[1:]) for r in fetch}
+
+
+COMPARE_SQL = {
+    "customers": "SELECT id, name, email, deleted FROM stripe.customers",
+    "subscriptions": "SELECT id, status, deleted FROM stripe.subscriptions",
+    "charges": "SELECT id, amount, currency, status FROM stripe.charges",
+    "events": "SELECT id, type FROM stripe.events",
+}
+
+
+def test_postgres_gets_the_same_rows_as_duckdb_through_full_incremental_and_dead_letters(
+    stripe_sandbox: StripeSandbox, postgres_dsn: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
+    monkeypatch.setenv("SOURCES__STRIPE__API_KEY", stripe_sandbox.api_key)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
+    duck = tmp_path / "compare_data.duckdb"
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duck))
+    resources = ["--resources", "customers,subscriptions,charges,events"]
+
+    def run_both() -> None:
+        for destination in ("duckdb", "postgres"):
+            monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / f"dlt_{destination}"))
+            assert stripe_pipeline.main(["--destination", destination, *resources]) == 0
+
+    run_both()  # full sync
+    store = stripe_sandbox.store
+    customers = store.listable("customers")
+    store.update("customer", customers[0]["id"], name="Renamed Everywhere")
+    store.delete("customer", customers[1]["id"])
+    subscription = next(s for s in store.listable("subscriptions") if s["status"] != "canceled")
+    store.delete("subscription", subscription["id"])
+    run_both()  # incremental: updates and deletes from events
+    broken = store.listable("charges")[0]["id"]
+    store.update("charge", broken, amount="12.3x")  # a type the table cannot take
+    run_both()  # the broken change goes to dead letters on both, the rest merges
+
+    with duckdb.connect(str(duck), read_only=True) as con:
+        duck_rows = {t: rows_by_id(con.execute(q).fetchall()) for t, q in COMPARE_SQL.items()}
+        duck_dead = con.execute("SELECT record_id FROM stripe._dead_letters").fetchall()
+    with psycopg2.connect(postgres_dsn) as con, con.cursor() as cur:
+        pg_rows = {}
+        for table, sql in COMPARE_SQL.items():
+            cur.execute(sql)
+            pg_rows[table] = rows_by_id(cur.fetchall())
+        cur.execute("SELECT record_id FROM stripe._dead_letters")
+        pg_dead = cur.fetchall()
+
+    assert pg_rows == duck_rows
+    assert duck_rows["customers"][customers[0]["id"]][0] == "Renamed Everywhere"
+    assert duck_rows["customers"][customers[1]["id"]][2] is True
+    assert duck_rows["subscriptions"][subscription["id"]][0] == "canceled"
+    assert pg_dead == duck_dead == [(broken,)]

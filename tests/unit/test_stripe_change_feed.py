@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import pytest
 
@@ -17,9 +18,21 @@ from sources.stripe.settings import EVENT_OVERLAP_S, EVENT_RETENTION_S
 NOW = 1_760_000_000
 
 
-def event(evt_id: str, created: int, obj: dict[str, Any], type_: str = "x.updated") -> dict[str, Any]:
-    return {"id": evt_id, "object": "event", "created": created, "type": type_,
-            "data": {"object": obj}}
+def event(
+    evt_id: str, created: int, obj: dict[str, Any], type_: str = "x.updated"
+) -> dict[str, Any]:
+    return {
+        "id": evt_id,
+        "object": "event",
+        "created": created,
+        "type": type_,
+        "data": {"object": obj},
+    }
+
+
+def has_int_created(item: Any) -> bool:
+    """Malformed events (the server still lists them) bypass the fake's filter."""
+    return isinstance(item, dict) and isinstance(item.get("created"), int)
 
 
 class FakeClient:
@@ -29,12 +42,13 @@ class FakeClient:
         self.events = sorted(events, key=lambda e: e["created"], reverse=True)
         self.calls: list[dict[str, Any]] = []
 
-    def list_pages(self, path: str, *, label: str, params: Optional[dict[str, Any]] = None
-                   ) -> Iterator[list[dict[str, Any]]]:
+    def list_pages(
+        self, path: str, *, label: str, params: Optional[dict[str, Any]] = None
+    ) -> Iterator[list[dict[str, Any]]]:
         params = params or {}
         self.calls.append(dict(params))
         gte, lt = params.get("created[gte]", 0), params.get("created[lt]", 10**12)
-        yield [e for e in self.events if gte <= e["created"] < lt]
+        yield [e for e in self.events if not has_int_created(e) or gte <= e["created"] < lt]
 
 
 def feed_of(events: list[dict[str, Any]]) -> tuple[ChangeFeed, FakeClient]:
@@ -43,11 +57,13 @@ def feed_of(events: list[dict[str, Any]]) -> tuple[ChangeFeed, FakeClient]:
 
 
 def test_newest_snapshot_per_object_wins() -> None:
-    feed, _ = feed_of([
-        event("evt_1", NOW - 30, {"id": "cus_1", "object": "customer", "name": "old"}),
-        event("evt_2", NOW - 10, {"id": "cus_1", "object": "customer", "name": "new"}),
-        event("evt_3", NOW - 20, {"id": "cus_1", "object": "customer", "name": "mid"}),
-    ])
+    feed, _ = feed_of(
+        [
+            event("evt_1", NOW - 30, {"id": "cus_1", "object": "customer", "name": "old"}),
+            event("evt_2", NOW - 10, {"id": "cus_1", "object": "customer", "name": "new"}),
+            event("evt_3", NOW - 20, {"id": "cus_1", "object": "customer", "name": "mid"}),
+        ]
+    )
 
     changes = feed.changes_for("customer", since=NOW - 100)
 
@@ -56,11 +72,17 @@ def test_newest_snapshot_per_object_wins() -> None:
 
 
 def test_objects_are_routed_by_their_object_type_not_the_event_prefix() -> None:
-    feed, _ = feed_of([
-        event("evt_1", NOW - 5, {"id": "sub_1", "object": "subscription"},
-              "customer.subscription.updated"),
-        event("evt_2", NOW - 4, {"id": "dp_1", "object": "dispute"}, "charge.dispute.created"),
-    ])
+    feed, _ = feed_of(
+        [
+            event(
+                "evt_1",
+                NOW - 5,
+                {"id": "sub_1", "object": "subscription"},
+                "customer.subscription.updated",
+            ),
+            event("evt_2", NOW - 4, {"id": "dp_1", "object": "dispute"}, "charge.dispute.created"),
+        ]
+    )
 
     assert [c.snapshot["id"] for c in feed.changes_for("subscription", NOW - 60)] == ["sub_1"]
     assert [c.snapshot["id"] for c in feed.changes_for("dispute", NOW - 60)] == ["dp_1"]
@@ -68,11 +90,13 @@ def test_objects_are_routed_by_their_object_type_not_the_event_prefix() -> None:
 
 
 def test_one_scan_serves_every_resource_and_older_cursors_extend_it() -> None:
-    feed, client = feed_of([
-        event("evt_1", NOW - 500, {"id": "cus_old", "object": "customer"}),
-        event("evt_2", NOW - 50, {"id": "cus_new", "object": "customer"}),
-        event("evt_3", NOW - 40, {"id": "prod_1", "object": "product"}),
-    ])
+    feed, client = feed_of(
+        [
+            event("evt_1", NOW - 500, {"id": "cus_old", "object": "customer"}),
+            event("evt_2", NOW - 50, {"id": "cus_new", "object": "customer"}),
+            event("evt_3", NOW - 40, {"id": "prod_1", "object": "product"}),
+        ]
+    )
 
     assert [c.snapshot["id"] for c in feed.changes_for("product", NOW - 100)] == ["prod_1"]
     assert [c.snapshot["id"] for c in feed.changes_for("customer", NOW - 100)] == ["cus_new"]
@@ -93,7 +117,9 @@ def test_changes_before_a_resources_cursor_are_not_returned() -> None:
     assert feed.changes_for("customer", NOW - 100) == []
 
 
-def test_event_without_object_id_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_event_without_object_id_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     feed, _ = feed_of([{"id": "evt_bad", "created": NOW - 1, "data": {"object": {}}}])
 
     assert feed.changes_for("customer", NOW - 10) == []
@@ -134,3 +160,34 @@ def test_events_cursor_expiry(age_s: int, expired: bool) -> None:
 def test_next_cursor_overlaps_the_scan_start() -> None:
     feed, _ = feed_of([])
     assert feed.next_cursor == NOW - EVENT_OVERLAP_S
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {
+            "id": "evt_bad",
+            "created": "yesterday",
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        },
+        {
+            "id": "evt_bad",
+            "created": None,
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        },
+        "not-an-event",
+    ],
+    ids=["created-as-text", "created-missing", "not-a-mapping"],
+)
+def test_malformed_events_are_skipped_with_a_warning_not_a_crash(
+    bad: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = event("evt_ok", NOW - 5, {"id": "cus_2", "object": "customer"})
+    client = FakeClient([good])
+    client.events.insert(0, bad)
+    feed = ChangeFeed(client=client, now=NOW)  # type: ignore[arg-type]
+
+    changes = feed.changes_for("customer", since=NOW - 60)
+
+    assert [c.snapshot["id"] for c in changes] == ["cus_2"]
+    assert "ignored" in caplog.text
