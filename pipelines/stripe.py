@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Optional
 
 if __package__ in (None, ""):
@@ -37,9 +38,15 @@ from pipelines.common import (  # noqa: E402
 )
 from pipelines.stripe_webhooks import DEFAULT_INBOX, INBOX_KEY  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
+from sources.kit.mapping import CanonicalOutcome, RecordSpool  # noqa: E402
 from sources.kit.progress import choose_progress  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
+from sources.stripe.canonical import (  # noqa: E402
+    run_stripe_canonical,
+    stripe_mappings,
+    tee_mapped_resources,
+)
 from sources.stripe.client import StripeClient  # noqa: E402
 from sources.stripe.webhooks import drain, reconcile  # noqa: E402
 
@@ -94,6 +101,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         action="store_true",
         help="after the poll, load the events the webhook receiver missed "
         "into its inbox and drain the inbox (hybrid mode)",
+    )
+    parser.add_argument(
+        "--canonical",
+        action="store_true",
+        help="also map this run's customers, charges and subscriptions into the "
+        "canonical models (dataset canonical) with the crosswalk",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
     parser.add_argument(
@@ -151,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
     started = time.monotonic()
     run_id = uuid.uuid4().hex
+    specs = stripe_mappings() if args.canonical else []
     with stripe_endpoint(args) as overrides:
         pipeline = dlt.pipeline(
             pipeline_name=PIPELINE_NAME,
@@ -158,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
             dataset_name=DATASET_NAME,
             **progress_option(args.progress),
         )
+        # Durable: a run whose canonical load fails leaves its records for the next run.
+        spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("stripe", run_id)
         slot = ClientSlot()
 
@@ -173,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
                 **{k: v for k, v in given.items() if v is not None},
             )
             slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            tee_mapped_resources(source, spool, specs)
             return source
 
         run_with_ledger(
@@ -188,6 +205,11 @@ def run(args: argparse.Namespace) -> int:
         if args.reconcile_webhooks:
             reconcile_webhooks(pipeline, slot.client)
         report(pipeline, slot.client, slot.tables, time.monotonic() - started)
+        if args.canonical:
+            outcome = run_stripe_canonical(pipeline, spool, specs, run_id=run_id)
+            spool.clear()
+            canonical_report(outcome)
+        spool.close()
     return 0
 
 
@@ -218,6 +240,23 @@ def report(pipeline: dlt.Pipeline, client: StripeClient, tables: list[str], seco
             f"(trips: {breaker.get('trips', 0)})"
         )
     print(f"data: {destination_location(pipeline)}")
+
+
+def canonical_report(outcome: CanonicalOutcome) -> None:
+    """Prints canonical rows per table, crosswalk figures and mapping drift."""
+    counts = count_rows(outcome.pipeline, outcome.tables)
+    print()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
+    print(
+        f"crosswalk: {outcome.linked} new link(s), "
+        f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"
+    )
+    for drift in outcome.drift:
+        for line in drift.lines():
+            print(f"drift: {line}")
+        if drift.unmapped_count and not drift.new_unmapped:
+            print(f"mapping {drift.mapping}: {drift.unmapped_count} source field(s) unmapped")
+    print(f"canonical: {destination_location(outcome.pipeline)}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

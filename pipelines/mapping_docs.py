@@ -1,0 +1,32 @@
+"""Renders every connector's mappings to docs/mappings/*.md.
+
+python pipelines/mapping_docs.py            # rewrite the pages
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+if __package__ in (None, ""):
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    sys.path.insert(0, os.path.dirname(here))
+
+from sources.kit.mapping import write_mapping_docs  # noqa: E402
+from sources.stripe.canonical import stripe_mappings  # noqa: E402
+
+DOCS_DIR = Path(__file__).resolve().parents[1] / "docs" / "mappings"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Writes the pages and prints their paths."""
+    for path in write_mapping_docs(stripe_mappings(), DOCS_DIR):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
