@@ -37,6 +37,7 @@ from pipelines.common import (  # noqa: E402
     setup_logging,
 )
 from pipelines.stripe_webhooks import DEFAULT_INBOX, INBOX_KEY  # noqa: E402
+from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import CanonicalOutcome, RecordSpool  # noqa: E402
 from sources.kit.progress import choose_progress  # noqa: E402
@@ -198,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
             monitor,
             slot,
             breakers=slot,
-            loader_file_format="parquet",
+            loader_file_format=loader_file_format(pipeline),
             refresh="drop_sources" if args.full_refresh else None,
         )
         assert slot.client is not None

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import dlt
 from dlt.common.configuration.inject import with_config
 
+from sources.kit.destinations import loader_file_format
 from sources.kit.mapping import (
     CanonicalOutcome,
     MappingSpec,
@@ -103,5 +104,5 @@ def run_stripe_canonical(
         rules=stripe_match_rules(),
         run_id=run_id,
         now=now,
-        loader_file_format="parquet",
+        loader_file_format=loader_file_format(raw_pipeline),
     )

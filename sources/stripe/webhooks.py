@@ -34,6 +34,7 @@ from dlt.extract.resource import DltResource
 from starlette.applications import Starlette
 
 from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.destinations import loader_options
 from sources.kit.webhooks.inbox import AppliedVersion, Inbox, InboxEvent
 from sources.kit.webhooks.receiver import (
     DEFAULT_MAX_BODY_BYTES,
@@ -410,7 +411,7 @@ def drain(
             break
         pipeline.run(
             stripe_webhook_source(inbox, plan=plan, run_id=run),
-            loader_file_format="parquet",
+            **loader_options(pipeline),
         )
         inbox.mark_done(plan.event_ids, plan.versions)
         report.add(plan)

@@ -114,3 +114,17 @@ def test_postgres_gets_the_same_rows_as_duckdb_through_full_incremental_and_dead
     assert duck_rows["customers"][customers[1]["id"]][2] is True
     assert duck_rows["subscriptions"][subscription["id"]][0] == "canceled"
     assert pg_dead == duck_dead == [(broken,)]
+
+
+def test_postgres_loads_without_parquet_fallback_warnings(
+    stripe_sandbox: StripeSandbox, postgres_dsn: str, dlt_home: Path,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
+    monkeypatch.setenv("SOURCES__STRIPE__API_KEY", stripe_sandbox.api_key)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
+
+    assert stripe_pipeline.main(["--destination", "postgres", "--resources", "coupons"]) == 0
+
+    assert "parquet file format was requested" not in caplog.text
+    assert pg_ids(postgres_dsn, "coupons")
