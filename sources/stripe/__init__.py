@@ -20,6 +20,7 @@ from dlt.extract.resource import DltResource
 
 from sources.kit.backfill import StreamGovernor
 from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.emit import emit_page
 from sources.kit.monitor import SyncMonitor
 
 from .client import StripeClient, make_client
@@ -28,7 +29,6 @@ from .helpers import (
     Listing,
     RunContext,
     column_hints,
-    emit_page,
     events_cursor_expired,
     iter_change_rows,
     make_guard,

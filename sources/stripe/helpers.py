@@ -289,30 +289,3 @@ class RunContext:
 
     run_id: str
     monitor: SyncMonitor
-
-
-def emit_page(
-    guard: RecordGuard,
-    records: list[Any],
-    monitor: SyncMonitor,
-    resource: str,
-    *,
-    updated: int = 0,
-    deleted: int = 0,
-    pages: int = 1,
-) -> Iterator[Any]:
-    """Yields a page through the dead-letter guard and reports it to the run ledger."""
-    before = guard.dead_lettered
-    loaded = 0
-    for item in guard.batches(records):
-        if isinstance(item, list):
-            loaded += len(item)
-        yield item
-    monitor.record(
-        resource,
-        loaded=loaded,
-        updated=updated,
-        deleted=deleted,
-        dead_lettered=guard.dead_lettered - before,
-        pages=pages,
-    )

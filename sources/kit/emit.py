@@ -1,0 +1,49 @@
+"""Yielding a page of records: dead-letter guard plus run-ledger counters, in one step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .deadletters import RecordGuard
+from .monitor import SyncMonitor
+
+
+def emit_page(
+    guard: RecordGuard,
+    records: list[Any],
+    monitor: SyncMonitor,
+    resource: str,
+    *,
+    updated: int = 0,
+    deleted: int = 0,
+    pages: int = 1,
+) -> Iterator[Any]:
+    """Yields a page through the dead-letter guard and reports it to the run ledger.
+
+    Args:
+        guard: Routes records that cannot be loaded as declared to ``_dead_letters``.
+        records: The page's records, as the API sent them (already shaped).
+        monitor: The run's ledger counters.
+        resource: Resource name the figures are recorded under.
+        updated: How many of the records change existing objects.
+        deleted: How many of the records are deletions.
+        pages: API pages this call stands for (0 for records from a shared feed).
+
+    Yields:
+        Lists of good records and dead-letter items, as dlt takes them.
+    """
+    before = guard.dead_lettered
+    loaded = 0
+    for item in guard.batches(records):
+        if isinstance(item, list):
+            loaded += len(item)
+        yield item
+    monitor.record(
+        resource,
+        loaded=loaded,
+        updated=updated,
+        deleted=deleted,
+        dead_lettered=guard.dead_lettered - before,
+        pages=pages,
+    )
