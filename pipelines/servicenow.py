@@ -1,0 +1,229 @@
+"""Load ServiceNow tables into DuckDB (or any dlt destination).
+
+python pipelines/servicenow.py                 # instance and credentials from dlt config or env
+python pipelines/servicenow.py --sandbox       # bundled ServiceNow emulator, over HTTP
+python pipelines/servicenow.py --tables incident,sys_user --canonical
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+if __package__ in (None, ""):
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    sys.path.insert(0, os.path.dirname(here))
+
+import dlt  # noqa: E402
+from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+
+from pipelines.common import (  # noqa: E402
+    count_rows,
+    destination_location,
+    explain,
+    format_table,
+    make_destination,
+    setup_logging,
+)
+from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
+from sources.kit.mapping import RecordSpool  # noqa: E402
+from sources.servicenow import DEFAULT_TABLES, make_auth, make_client, servicenow_source  # noqa: E402
+from sources.servicenow.client import ServiceNowClient  # noqa: E402
+
+PIPELINE_NAME = "servicenow"
+DATASET_NAME = "servicenow"
+SANDBOX_AUTH = ("basic", "oauth_password", "oauth_client_credentials")
+logger = logging.getLogger("sluice.pipeline.servicenow")
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(
+        description="Load ServiceNow into DuckDB or another dlt destination."
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="start the bundled emulator and load from it"
+    )
+    parser.add_argument("--sandbox-seed", type=int, default=42)
+    parser.add_argument(
+        "--sandbox-auth",
+        choices=SANDBOX_AUTH,
+        default="oauth_password",
+        help="auth flow against the sandbox",
+    )
+    parser.add_argument(
+        "--destination", default="duckdb", help="dlt destination name; default duckdb"
+    )
+    parser.add_argument(
+        "--tables",
+        type=lambda s: [t.strip() for t in s.split(",") if t.strip()],
+        help=f"comma-separated tables (default {','.join(DEFAULT_TABLES)})",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="drop tables and state, load all again"
+    )
+    parser.add_argument(
+        "--canonical",
+        action="store_true",
+        help="also map sys_user into canonical_customers with the crosswalk",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def servicenow_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Client overrides: the emulator's URL and credentials with --sandbox, else none."""
+    if not args.sandbox:
+        yield {}
+        return
+    from sandbox.servicenow import ServiceNowSandbox
+
+    with ServiceNowSandbox(seed=args.sandbox_seed) as sandbox:
+        logger.info("ServiceNow sandbox listening on %s", sandbox.base_url)
+        auth = make_auth(
+            base_url=sandbox.base_url,
+            auth_type=args.sandbox_auth,
+            username=sandbox.username,
+            password=sandbox.password,
+            client_id=sandbox.client_id,
+            client_secret=sandbox.client_secret,
+        )
+        yield {"base_url": sandbox.base_url, "auth": auth}
+
+
+class ClientSlot:
+    """Holds the client built inside the run, for the ledger's request counters."""
+
+    def __init__(self) -> None:
+        self.client: Optional[ServiceNowClient] = None
+        self.tables: list[str] = []
+
+    def stats_by_label(self) -> dict[str, Any]:
+        """Request counters per table."""
+        return dict(self.client.session.stats_by_label()) if self.client else {}
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Circuit-breaker states."""
+        return list(self.client.session.breakers.snapshot()) if self.client else []
+
+
+def run(args: argparse.Namespace) -> int:
+    """Builds and runs the pipeline, writes the run ledger, prints the summary."""
+    started = time.monotonic()
+    run_id = uuid.uuid4().hex
+    with servicenow_endpoint(args) as overrides:
+        pipeline = dlt.pipeline(
+            pipeline_name=PIPELINE_NAME,
+            destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
+            dataset_name=DATASET_NAME,
+        )
+        spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
+        monitor = SyncMonitor("servicenow", run_id)
+        slot = ClientSlot()
+
+        def build_source() -> Any:
+            slot.client = make_client(**overrides)
+            slot.client.check_credentials()
+            given = {"tables": args.tables}
+            source = servicenow_source(
+                client=slot.client,
+                run_id=run_id,
+                monitor=monitor,
+                **{k: v for k, v in given.items() if v is not None},
+            )
+            slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            if args.canonical:
+                tee_canonical(source, spool)
+            return source
+
+        run_with_ledger(
+            pipeline,
+            build_source,
+            monitor,
+            slot,
+            breakers=slot,
+            loader_file_format="parquet",
+            refresh="drop_sources" if args.full_refresh else None,
+        )
+        assert slot.client is not None
+        report(pipeline, slot.client, slot.tables, time.monotonic() - started)
+        if args.canonical:
+            canonical(pipeline, spool, run_id)
+        spool.close()
+    return 0
+
+
+def tee_canonical(source: Any, spool: RecordSpool) -> None:
+    """Copies mapped records to the spool during the raw load."""
+    from sources.servicenow.canonical import servicenow_mappings, tee_mapped_resources
+
+    tee_mapped_resources(source, spool, servicenow_mappings())
+
+
+def canonical(pipeline: dlt.Pipeline, spool: RecordSpool, run_id: str) -> None:
+    """Maps the spooled sys_user records into canonical_customers and the crosswalk."""
+    from sources.servicenow.canonical import run_servicenow_canonical, servicenow_mappings
+
+    outcome = run_servicenow_canonical(pipeline, spool, servicenow_mappings(), run_id=run_id)
+    spool.clear()
+    counts = count_rows(outcome.pipeline, outcome.tables)
+    print()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
+    print(
+        f"crosswalk: {outcome.linked} new link(s), "
+        f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"
+    )
+    for drift in outcome.drift:
+        for line in drift.lines():
+            print(f"drift: {line}")
+    print(f"canonical: {destination_location(outcome.pipeline)}")
+
+
+def report(
+    pipeline: dlt.Pipeline, client: ServiceNowClient, tables: list[str], seconds: float
+) -> None:
+    """Prints rows per table, request figures, duration and where the data is."""
+    counts = count_rows(pipeline, tables)
+    totals: dict[str, Any] = client.session.total_stats()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
+    print()
+    print(
+        f"API requests: {totals.get('requests', 0)}  retries: {totals.get('retries', 0)}  "
+        f"429s: {totals.get('throttled_429', 0)}  duration: {seconds:.1f}s"
+    )
+    for breaker in client.session.breakers.snapshot():
+        print(
+            f"circuit {breaker.get('name', 'servicenow')}: {breaker.get('state')} "
+            f"(trips: {breaker.get('trips', 0)})"
+        )
+    print(f"data: {destination_location(pipeline)}")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: one clear line and a non-zero exit on any error."""
+    args = parse_args(argv)
+    setup_logging(args.verbose, args.log_format)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (Exception, ConfigFieldMissingException) as exc:  # noqa: BLE001 - top-level report
+        print(f"error: {explain(exc)}", file=sys.stderr)
+        logger.debug("full error", exc_info=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

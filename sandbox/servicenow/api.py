@@ -1,0 +1,162 @@
+"""The Table API (``GET /api/now/table/<table>``) and the token endpoint, without HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from urllib.parse import parse_qs, urlencode
+
+from .auth import Authenticator, basic_pair, parse_form
+from .faults import Faults
+from .query import QueryError, parse_query
+from .store import Store, UnknownTableError
+
+TABLE_PREFIX = "/api/now/table/"
+TOKEN_PATH = "/oauth_token.do"
+MAX_LIMIT = 10000
+DEFAULT_LIMIT = 10000
+
+
+@dataclass
+class Reply:
+    """What the HTTP layer writes (or a dropped connection)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+@dataclass
+class Stats:
+    """Request counters for tests."""
+
+    requests: int = 0
+    throttled: int = 0
+    failed: int = 0
+    dropped: int = 0
+    unauthorized: int = 0
+    by_table: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, attribute: str, table: Optional[str] = None) -> None:
+        """Adds one to a counter (and to ``by_table``)."""
+        with self._lock:
+            setattr(self, attribute, getattr(self, attribute) + 1)
+            if table is not None:
+                self.by_table[table] += 1
+
+    def reset(self) -> None:
+        """Zeroes every counter."""
+        with self._lock:
+            self.requests = self.throttled = self.failed = self.dropped = self.unauthorized = 0
+            self.by_table.clear()
+
+
+def json_reply(status: int, payload: Any, headers: Optional[dict[str, str]] = None) -> Reply:
+    """A JSON reply."""
+    return Reply(status, json.dumps(payload).encode("utf-8"), dict(headers or {}))
+
+
+def sn_error(status: int, message: str, detail: str) -> Reply:
+    """ServiceNow's error body shape."""
+    return json_reply(
+        status, {"error": {"message": message, "detail": detail}, "status": "failure"}
+    )
+
+
+class TableApi:
+    """Routes one request: token endpoint, auth, rate limit, faults, then the table listing."""
+
+    def __init__(self, store: Store, auth: Authenticator, faults: Faults, base_url: str) -> None:
+        """Wires the parts; ``base_url`` is set by the server once it listens."""
+        self.store = store
+        self.auth = auth
+        self.faults = faults
+        self.base_url = base_url
+        self.stats = Stats()
+
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Answers one request."""
+        if path == TOKEN_PATH and method == "POST":
+            token = self.auth.token(parse_form(body), headers.get("authorization"))
+            return json_reply(token.status, token.body)
+        if not path.startswith(TABLE_PREFIX) or method != "GET":
+            return sn_error(400, "Invalid URL", f"{method} {path} is not served by the sandbox")
+        table = path[len(TABLE_PREFIX) :].strip("/")
+        self.stats.count("requests", table)
+        if self.faults.take_drop():
+            self.stats.count("dropped")
+            return Reply(drop=True)
+        authorization = headers.get("authorization")
+        if not self.auth.allows(authorization):
+            self.stats.count("unauthorized")
+            return sn_error(401, "User Not Authenticated", "Required to provide Auth information")
+        pair = basic_pair(authorization)
+        throttle, limit_headers = self.faults.admit(pair[0] if pair else "oauth")
+        if throttle is not None:
+            self.stats.count("throttled")
+            reply = sn_error(429, "Rate limit exceeded", "Too many requests")
+            reply.headers.update(throttle.headers)
+            return reply
+        status = self.faults.take_failure()
+        if status is not None:
+            self.stats.count("failed")
+            return sn_error(status, "Service unavailable", "injected fault")
+        reply = self.list_table(table, parse_qs(query, keep_blank_values=True))
+        reply.headers.update(limit_headers)
+        return reply
+
+    def list_table(self, table: str, params: Mapping[str, list[str]]) -> Reply:
+        """``GET /api/now/table/<table>`` with the sysparm_* parameters."""
+        one = {k: v[-1] for k, v in params.items()}
+        try:
+            limit = min(MAX_LIMIT, max(1, int(one.get("sysparm_limit") or DEFAULT_LIMIT)))
+            offset = max(0, int(one.get("sysparm_offset") or 0))
+            records = self.store.select(table, parse_query(one.get("sysparm_query", "")))
+        except UnknownTableError:
+            return sn_error(400, "Invalid table", f"Invalid table {table}")
+        except (QueryError, ValueError) as exc:
+            return sn_error(400, "Invalid query", str(exc))
+        page = [self.shape(table, r, one) for r in records[offset : offset + limit]]
+        headers = {"X-Total-Count": str(len(records))}
+        links = self.links(table, one, offset, limit, len(records))
+        if links:
+            headers["Link"] = links
+        return json_reply(200, {"result": page}, headers)
+
+    def shape(
+        self, table: str, record: dict[str, str], params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Applies ``sysparm_fields``, ``sysparm_display_value`` and injected malformation."""
+        if self.faults.take_malformed(table):
+            record = {**record, "sys_updated_on": "not a date"}
+        fields = [f for f in params.get("sysparm_fields", "").split(",") if f]
+        chosen = {k: v for k, v in record.items() if not fields or k in fields}
+        if params.get("sysparm_display_value", "false").lower() == "all":
+            return {k: {"display_value": v, "value": v} for k, v in chosen.items()}
+        return dict(chosen)
+
+    def links(
+        self, table: str, params: Mapping[str, str], offset: int, limit: int, total: int
+    ) -> str:
+        """The ``Link`` header: first, prev, next and last pages."""
+
+        def url(at: int) -> str:
+            query = urlencode({**params, "sysparm_limit": limit, "sysparm_offset": at})
+            return f"{self.base_url}{TABLE_PREFIX}{table}?{query}"
+
+        last = max(0, ((total - 1) // limit) * limit) if total else 0
+        parts = [f'<{url(0)}>;rel="first"']
+        if offset > 0:
+            parts.append(f'<{url(max(0, offset - limit))}>;rel="prev"')
+        if offset + limit < total:
+            parts.append(f'<{url(offset + limit)}>;rel="next"')
+        parts.append(f'<{url(last)}>;rel="last"')
+        return ",".join(parts)

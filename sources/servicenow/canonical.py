@@ -1,0 +1,122 @@
+"""ServiceNow's part of the canonical load: sys_user into canonical_customers + crosswalk.
+
+The mapping is data (``sources/servicenow/mappings/*.toml``). During the raw load a map
+step copies every mapped record to a local spool; after the raw load succeeded,
+:func:`run_servicenow_canonical` maps them into the ``canonical`` dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import dlt
+import pendulum
+from dlt.common.configuration.inject import with_config
+
+from sources.kit.mapping import (
+    CanonicalOutcome,
+    MappingSpec,
+    MatchRule,
+    RecordSpool,
+    load_mappings,
+    run_canonical,
+)
+from sources.kit.mapping.crosswalk import DEFAULT_PUBLIC_DOMAINS
+from sources.kit.mapping.crosswalk import match_rules as build_match_rules
+from sources.kit.mapping.transforms import (
+    TransformContext,
+    TransformError,
+    is_registered,
+    register_transform,
+    utc_now,
+)
+
+__all__ = [
+    "MAPPINGS_DIR",
+    "run_servicenow_canonical",
+    "servicenow_mappings",
+    "servicenow_match_rules",
+    "tee_mapped_resources",
+]
+
+MAPPINGS_DIR = Path(__file__).parent / "mappings"
+DEFAULT_MATCH_RULES = ("email", "external_id")
+SYSTEM = "servicenow"
+DATETIME_TRANSFORM = "servicenow_datetime"
+
+
+def servicenow_datetime(value: Any, ctx: TransformContext) -> Any:
+    """ServiceNow date-time (``YYYY-MM-DD HH:MM:SS`` UTC, ISO text or a datetime) to UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return pendulum.instance(value).in_timezone("UTC")
+    try:
+        return pendulum.parse(str(value), tz="UTC").in_timezone("UTC")  # type: ignore[union-attr]
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        raise TransformError("servicenow_datetime expects 'YYYY-MM-DD HH:MM:SS'") from None
+
+
+def register_transforms() -> None:
+    """Registers the ServiceNow transforms the mappings use (once)."""
+    if not is_registered(DATETIME_TRANSFORM):
+        register_transform(DATETIME_TRANSFORM, servicenow_datetime)
+
+
+def servicenow_mappings(directory: Path = MAPPINGS_DIR) -> list[MappingSpec]:
+    """Every ServiceNow mapping (raises ``ConfigurationError`` naming a bad file and field)."""
+    register_transforms()
+    return load_mappings(directory)
+
+
+@with_config(sections=("sources", "servicenow", "canonical"))
+def servicenow_match_rules(
+    match_rules: Optional[Sequence[str]] = dlt.config.value,
+    public_domains: Optional[Sequence[str]] = dlt.config.value,
+) -> list[MatchRule]:
+    """Crosswalk rules from ``sources.servicenow.canonical.match_rules`` (email, external id).
+
+    Args:
+        match_rules: Rule names in priority order.
+        public_domains: Mail providers the ``email_domain`` rule ignores.
+
+    Returns:
+        The rules.
+    """
+    return build_match_rules(
+        list(match_rules or DEFAULT_MATCH_RULES),
+        public_domains=public_domains or DEFAULT_PUBLIC_DOMAINS,
+    )
+
+
+def tee_mapped_resources(source: Any, spool: RecordSpool, specs: Sequence[MappingSpec]) -> None:
+    """Adds a map step to each selected, mapped resource copying its records to ``spool``."""
+    for name in dict.fromkeys(spec.source_resource for spec in specs):
+        resource = source.resources.get(name)
+        if resource is not None and resource.selected:
+            resource.add_map(spool.tee(name))
+
+
+def run_servicenow_canonical(
+    raw_pipeline: dlt.Pipeline,
+    spool: RecordSpool,
+    specs: Sequence[MappingSpec],
+    *,
+    run_id: Optional[str] = None,
+    now: Callable[[], datetime] = utc_now,
+) -> CanonicalOutcome:
+    """Loads the spooled ServiceNow records into the ``canonical`` dataset."""
+    register_transforms()
+    return run_canonical(
+        raw_pipeline,
+        system=SYSTEM,
+        specs=specs,
+        records=spool.records,
+        rules=servicenow_match_rules(),
+        run_id=run_id,
+        now=now,
+        loader_file_format="parquet",
+    )

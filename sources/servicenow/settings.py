@@ -1,0 +1,41 @@
+"""ServiceNow Table API constants: paths, tables, page size, cursor handling."""
+
+from __future__ import annotations
+
+TABLE_PATH = "/api/now/table/{table}"
+"""Table API list endpoint, relative to the instance URL."""
+
+TOKEN_PATH = "/oauth_token.do"  # noqa: S105 - a path, not a secret
+"""OAuth token endpoint on the instance (default ``token_url``)."""
+
+DEFAULT_TABLES: tuple[str, ...] = ("incident", "change_request", "sys_user", "cmdb_ci")
+"""Tables loaded when ``sources.servicenow.tables`` is not set."""
+
+AUDIT_DELETE_TABLE = "sys_audit_delete"
+"""Where ServiceNow records deletions (``tablename``, ``documentkey`` = sys_id, ``payload``)."""
+
+PAGE_SIZE = 1000
+"""Records per page (``sysparm_limit``); ServiceNow recommends at most a few thousand."""
+
+CURSOR_FIELD = "sys_updated_on"
+PRIMARY_KEY = "sys_id"
+TIMESTAMP_FIELDS: tuple[str, ...] = ("sys_created_on", "sys_updated_on")
+GLIDE_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""ServiceNow's date-time text (UTC with ``sysparm_display_value=false``)."""
+
+LOOKBACK_S = 300
+"""Changes are re-read this far behind the saved cursor: same-second updates, clock skew
+and offset paging that shifted under concurrent updates. Merge on sys_id makes it harmless."""
+
+MAX_PASSES = 3
+"""Listings repeated when fewer distinct records arrived than ``X-Total-Count`` announced."""
+
+DISPLAY_VALUE = "false"
+"""``sysparm_display_value``: ``false`` gives raw values (UTC timestamps, choice codes,
+sys_ids of references), which is what an incremental cursor and joins need. ``true`` and
+``all`` return localized, user-timezone text and are refused."""
+
+DEFAULT_RATE_LIMIT = 20.0
+"""Requests per second before the instance's ``X-RateLimit-*`` headers say otherwise."""
+
+TABLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,79}$"
