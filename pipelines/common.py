@@ -7,13 +7,14 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Generic, Optional, Protocol, TypeVar
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kit.errors import SluiceError
+from sources.kit.http import ResilientSession
 from sources.kit.logformat import apply_log_format
 from sources.kit.redact import global_redactor, install_redaction
 
@@ -192,3 +193,34 @@ def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines.extend("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
     return "\n".join(lines)
+
+
+class HasSession(Protocol):
+    """A connector client: it sends through a resilient session."""
+
+    @property
+    def session(self) -> ResilientSession: ...
+
+
+ClientT = TypeVar("ClientT", bound=HasSession)
+
+
+class ClientSlot(Generic[ClientT]):
+    """Holds the client built inside a run, for the ledger's request counters.
+
+    The client is built inside ``run_with_ledger`` (so rejected credentials still leave
+    a ``failed`` ledger row); the ledger reads request counters and breaker states
+    through this slot, which answers empty until the client exists.
+    """
+
+    def __init__(self) -> None:
+        self.client: Optional[ClientT] = None
+        self.tables: list[str] = []
+
+    def stats_by_label(self) -> dict[str, Any]:
+        """Request counters per resource (none before the client exists)."""
+        return dict(self.client.session.stats_by_label()) if self.client else {}
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Circuit-breaker states."""
+        return list(self.client.session.breakers.snapshot()) if self.client else []

@@ -16,6 +16,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(here))
 
 from sources.kit.mapping import write_mapping_docs  # noqa: E402
+from sources.salesforce.canonical import salesforce_mappings  # noqa: E402
 from sources.servicenow.canonical import servicenow_mappings  # noqa: E402
 from sources.stripe.canonical import stripe_mappings  # noqa: E402
 
@@ -24,7 +25,8 @@ DOCS_DIR = Path(__file__).resolve().parents[1] / "docs" / "mappings"
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Writes the pages and prints their paths."""
-    for path in write_mapping_docs([*stripe_mappings(), *servicenow_mappings()], DOCS_DIR):
+    specs = [*stripe_mappings(), *salesforce_mappings(), *servicenow_mappings()]
+    for path in write_mapping_docs(specs, DOCS_DIR):
         print(path)
     return 0
 

@@ -27,6 +27,7 @@ import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
+    ClientSlot,
     count_rows,
     destination_location,
     explain,
@@ -102,22 +103,6 @@ def servicenow_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield {"base_url": sandbox.base_url, "auth": auth}
 
 
-class ClientSlot:
-    """Holds the client built inside the run, for the ledger's request counters."""
-
-    def __init__(self) -> None:
-        self.client: Optional[ServiceNowClient] = None
-        self.tables: list[str] = []
-
-    def stats_by_label(self) -> dict[str, Any]:
-        """Request counters per table."""
-        return dict(self.client.session.stats_by_label()) if self.client else {}
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Circuit-breaker states."""
-        return list(self.client.session.breakers.snapshot()) if self.client else []
-
-
 def run(args: argparse.Namespace) -> int:
     """Builds and runs the pipeline, writes the run ledger, prints the summary."""
     started = time.monotonic()
@@ -130,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         )
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("servicenow", run_id)
-        slot = ClientSlot()
+        slot: ClientSlot[ServiceNowClient] = ClientSlot()
 
         def build_source() -> Any:
             slot.client = make_client(**overrides)

@@ -29,6 +29,7 @@ import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
+    ClientSlot,
     count_rows,
     destination_location,
     explain,
@@ -145,22 +146,6 @@ def progress_option(requested: Optional[str]) -> dict[str, Any]:
     return {"progress": chosen} if chosen else {}
 
 
-class ClientSlot:
-    """Holds the client built inside the run, for the ledger's request counters."""
-
-    def __init__(self) -> None:
-        self.client: Optional[StripeClient] = None
-        self.tables: list[str] = []
-
-    def stats_by_label(self) -> dict[str, Any]:
-        """Request counters per resource (none before the client exists)."""
-        return dict(self.client.session.stats_by_label()) if self.client else {}
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Circuit-breaker states."""
-        return list(self.client.session.breakers.snapshot()) if self.client else []
-
-
 def run(args: argparse.Namespace) -> int:
     """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
     started = time.monotonic()
@@ -176,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         # Durable: a run whose canonical load fails leaves its records for the next run.
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("stripe", run_id)
-        slot = ClientSlot()
+        slot: ClientSlot[StripeClient] = ClientSlot()
 
         def build_source() -> Any:
             # Built inside the run so a rejected key still leaves a `failed` ledger row.

@@ -12,7 +12,11 @@ import pytest
 if TYPE_CHECKING:
     from tests.postgres_server import PostgresServer
 
-pytest_plugins = ["sandbox.stripe.pytest_plugin", "sandbox.servicenow.pytest_plugin"]
+pytest_plugins = [
+    "sandbox.stripe.pytest_plugin",
+    "sandbox.servicenow.pytest_plugin",
+    "sandbox.salesforce.pytest_plugin",
+]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.emit import emit_page
 from sources.kit.monitor import SyncMonitor
 
 from .client import ServiceNowClient, make_auth, make_client
@@ -27,7 +28,6 @@ from .helpers import (
     RunContext,
     check_display_value,
     column_hints,
-    emit,
     list_changes,
     list_deletes,
     make_guard,
@@ -110,7 +110,7 @@ def table_rows(table: str, run: RunContext) -> Iterator[Any]:
         for fresh in list_changes(run.client, table, cursor, listing):
             run.monitor.set_total(table, listing.total)
             updated = sum(1 for r in fresh if cursor and is_update(r, cursor))
-            yield from emit(guard, fresh, run.monitor, table, updated=updated)
+            yield from emit_page(guard, fresh, run.monitor, table, updated=updated)
         if not needs_another_pass(listing, passes):
             break
         logger.info("servicenow %s: records shifted while paging; listing again", table)
@@ -145,7 +145,7 @@ def load_deletes(
             scan.newest = newest(scan.newest, audit.get("sys_created_on"))
         rows = [tombstone(audit, table) for audit in audits]
         if rows:
-            yield from emit(guard, rows, run.monitor, table, deleted=len(rows), pages=1)
+            yield from emit_page(guard, rows, run.monitor, table, deleted=len(rows), pages=1)
 
 
 def is_update(record: Any, cursor: str) -> bool:

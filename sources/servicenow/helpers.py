@@ -174,33 +174,6 @@ def list_deletes(client: ServiceNowClient, table: str, since: str) -> Iterator[P
     )
 
 
-def emit(
-    guard: RecordGuard,
-    records: list[Any],
-    monitor: SyncMonitor,
-    table: str,
-    *,
-    updated: int = 0,
-    deleted: int = 0,
-    pages: int = 1,
-) -> Iterator[Any]:
-    """Yields records through the dead-letter guard and reports them to the ledger."""
-    before = guard.dead_lettered
-    loaded = 0
-    for item in guard.batches(records):
-        if isinstance(item, list):
-            loaded += len(item)
-        yield item
-    monitor.record(
-        table,
-        loaded=loaded,
-        updated=updated,
-        deleted=deleted,
-        dead_lettered=guard.dead_lettered - before,
-        pages=pages,
-    )
-
-
 def run_start_cursor(now: float, lookback_s: float) -> str:
     """Glide text of the run start less the lookback (first run's deletion cursor)."""
     from datetime import datetime, timezone

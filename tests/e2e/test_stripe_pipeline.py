@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dlt
-import pendulum
 import duckdb
+import pendulum
 import pytest
 
 from pipelines import stripe as stripe_pipeline
@@ -22,7 +23,9 @@ MUTABLE = [n for n in RESOURCE_NAMES if n not in ("balance_transactions", "event
 
 
 @pytest.fixture
-def point_at(monkeypatch: pytest.MonkeyPatch, dlt_home: Path, duckdb_path: Path) -> Callable[..., None]:
+def point_at(
+    monkeypatch: pytest.MonkeyPatch, dlt_home: Path, duckdb_path: Path
+) -> Callable[..., None]:
     """Points the pipeline at a sandbox through the documented env variables."""
 
     def _point(sandbox: StripeSandbox, api_key: str | None = None) -> None:
@@ -55,7 +58,9 @@ def listed_ids(sandbox: StripeSandbox, resource: str) -> set[str]:
 
 @pytest.mark.e2e
 def test_first_run_loads_every_sandbox_object_exactly_once(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], duckdb_path: Path,
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    duckdb_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     point_at(stripe_sandbox)
@@ -134,7 +139,9 @@ def test_run_through_5xx_and_dropped_connections_loads_each_object_once(
 
 @pytest.mark.e2e
 def test_expired_events_cursor_triggers_a_full_resync(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], duckdb_path: Path,
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    duckdb_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     point_at(stripe_sandbox)
@@ -151,7 +158,8 @@ def test_expired_events_cursor_triggers_a_full_resync(
 
 @pytest.mark.e2e
 def test_pipeline_loads_exactly_what_a_compatible_server_lists(
-    stripe_sandbox_factory: Callable[..., StripeSandbox], point_at: Callable[..., None],
+    stripe_sandbox_factory: Callable[..., StripeSandbox],
+    point_at: Callable[..., None],
     duckdb_path: Path,
 ) -> None:
     other = stripe_sandbox_factory(seed=7, volume=12)
@@ -170,7 +178,9 @@ def test_pipeline_loads_exactly_what_a_compatible_server_lists(
     ids=["wrong-key", "empty-key"],
 )
 def test_bad_api_key_is_one_clear_line(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], key: str,
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    key: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     point_at(stripe_sandbox, api_key=key or " ")
@@ -187,8 +197,11 @@ def test_bad_api_key_is_one_clear_line(
 
 @pytest.mark.e2e
 def test_duckdb_file_named_after_dataset_is_refused_clearly(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     point_at(stripe_sandbox)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "stripe.duckdb"))
@@ -209,7 +222,11 @@ def test_readme_command_runs_the_sandbox_pipeline(tmp_path: Path) -> None:
     env.pop("SOURCES__STRIPE__API_KEY", None)
     result = subprocess.run(
         [sys.executable, "pipelines/stripe.py", "--sandbox", "--sandbox-volume", "10"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert result.returncode == 0, result.stderr[-2000:]
@@ -229,10 +246,13 @@ def test_changed_data_type_is_caught_not_loaded_into_a_variant_column(
 
     assert stripe_pipeline.main(["--resources", "charges"]) == 0
 
-    columns = {r[0] for r in query(
-        duckdb_path,
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'charges'",
-    )}
+    columns = {
+        r[0]
+        for r in query(
+            duckdb_path,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'charges'",
+        )
+    }
     assert not any("__v_" in c for c in columns)
     dead = query(duckdb_path, "SELECT resource, record_id, reason FROM stripe._dead_letters")
     assert dead and all(r[0] == "charges" for r in dead)
@@ -243,7 +263,8 @@ def test_changed_data_type_is_caught_not_loaded_into_a_variant_column(
 
 @pytest.mark.e2e
 def test_debug_logging_never_prints_the_api_key(
-    stripe_sandbox_factory: Callable[..., StripeSandbox], point_at: Callable[..., None],
+    stripe_sandbox_factory: Callable[..., StripeSandbox],
+    point_at: Callable[..., None],
     tmp_path: Path,
 ) -> None:
     key = "sk_test_SuperSecretDebugKey0042"
@@ -257,7 +278,11 @@ def test_debug_logging_never_prints_the_api_key(
 
     result = subprocess.run(
         [sys.executable, "pipelines/stripe.py", "-v", "--resources", "customers,charges"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert result.returncode == 0, result.stderr[-2000:]
@@ -268,8 +293,10 @@ def test_debug_logging_never_prints_the_api_key(
 
 @pytest.mark.e2e
 def test_api_that_is_down_fails_fast_with_the_circuit_state(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None],
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     point_at(stripe_sandbox)
     monkeypatch.setenv("SOURCES__STRIPE__BACKOFF_BASE", "0.01")
@@ -288,8 +315,12 @@ def test_api_that_is_down_fails_fast_with_the_circuit_state(
 
 @pytest.mark.e2e
 def test_reconcile_webhooks_loads_the_events_the_receiver_missed(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], duckdb_path: Path,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    duckdb_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     point_at(stripe_sandbox)
     monkeypatch.setenv("SOURCES__STRIPE__WEBHOOK_INBOX", str(tmp_path / "inbox.sqlite3"))
@@ -305,7 +336,9 @@ def test_reconcile_webhooks_loads_the_events_the_receiver_missed(
 
 @pytest.mark.e2e
 def test_resources_and_start_date_come_from_dlt_config(
-    stripe_sandbox: StripeSandbox, point_at: Callable[..., None], duckdb_path: Path,
+    stripe_sandbox: StripeSandbox,
+    point_at: Callable[..., None],
+    duckdb_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     point_at(stripe_sandbox)

@@ -1,0 +1,243 @@
+"""Load Salesforce into DuckDB (or any dlt destination).
+
+python pipelines/salesforce.py                     # real org, credentials from dlt config or env
+python pipelines/salesforce.py --sandbox           # bundled Salesforce emulator, over HTTP
+python pipelines/salesforce.py --sandbox --sandbox-changes   # ... after a batch of changes
+python pipelines/salesforce.py --objects Account,Contact --canonical
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+if __package__ in (None, ""):
+    # Run as a script: put the project root on sys.path instead of this folder.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    sys.path.insert(0, os.path.dirname(here))
+
+import dlt  # noqa: E402
+from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+
+from pipelines.common import (  # noqa: E402
+    ClientSlot,
+    count_rows,
+    destination_location,
+    explain,
+    format_table,
+    make_destination,
+    setup_logging,
+)
+from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
+from sources.kit.mapping import CanonicalOutcome, RecordSpool  # noqa: E402
+from sources.kit.progress import choose_progress  # noqa: E402
+from sources.salesforce import DEFAULT_OBJECTS, make_client, salesforce_source  # noqa: E402
+from sources.salesforce.auth import SalesforceCredentials  # noqa: E402
+from sources.salesforce.canonical import (  # noqa: E402
+    run_salesforce_canonical,
+    salesforce_mappings,
+    tee_mapped_resources,
+)
+from sources.salesforce.client import SalesforceClient  # noqa: E402
+
+PIPELINE_NAME = "salesforce"
+DATASET_NAME = "salesforce"
+SANDBOX_PAGE_SIZE = 25
+logger = logging.getLogger("sluice.pipeline.salesforce")
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(
+        description="Load Salesforce into DuckDB or another dlt destination."
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start the bundled Salesforce emulator in-process and load from it",
+    )
+    parser.add_argument(
+        "--sandbox-volume", type=int, default=40, help="accounts the emulator seeds"
+    )
+    parser.add_argument("--sandbox-seed", type=int, default=42)
+    parser.add_argument(
+        "--sandbox-changes",
+        action="store_true",
+        help="with --sandbox: update, delete and create a few records before loading",
+    )
+    parser.add_argument("--destination", default="duckdb", help="dlt destination name")
+    parser.add_argument(
+        "--objects",
+        type=lambda s: [o.strip() for o in s.split(",") if o.strip()],
+        help=f"comma-separated sObjects (default: {','.join(DEFAULT_OBJECTS)})",
+    )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="drop this source's tables and state, then load everything again",
+    )
+    parser.add_argument(
+        "--progress",
+        nargs="?",
+        const="log",
+        default=None,
+        choices=["log", "tqdm", "enlighten", "alive_progress"],
+        help="show extraction/normalize/load progress (default kind: log)",
+    )
+    parser.add_argument(
+        "--canonical",
+        action="store_true",
+        help="also map this run's accounts and contacts into canonical_customers "
+        "(dataset canonical) with the crosswalk",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def salesforce_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Yields client overrides: the emulator's credentials with --sandbox, else none."""
+    if not args.sandbox:
+        yield {}
+        return
+    from sandbox.salesforce import SalesforceSandbox
+    from sandbox.salesforce.changes import apply_demo_changes
+
+    sandbox = SalesforceSandbox(
+        seed=args.sandbox_seed, volume=args.sandbox_volume, page_size=SANDBOX_PAGE_SIZE
+    )
+    with sandbox:
+        logger.info("Salesforce sandbox listening on %s", sandbox.base_url)
+        if args.sandbox_changes:
+            applied = apply_demo_changes(sandbox.store)
+            logger.info(
+                "sandbox changes: %d updated, %d deleted, %d created",
+                len(applied.updated),
+                len(applied.deleted),
+                len(applied.created),
+            )
+        credentials = SalesforceCredentials()
+        for key, value in sandbox.jwt_credentials().items():
+            setattr(credentials, key, value)
+        yield {"credentials": credentials}
+
+
+def progress_option(requested: Optional[str]) -> dict[str, Any]:
+    """dlt's ``progress=`` argument: bars in a terminal, periodic log lines otherwise."""
+    chosen = choose_progress(requested, sys.stderr.isatty())
+    return {"progress": chosen} if chosen else {}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
+    started = time.monotonic()
+    run_id = uuid.uuid4().hex
+    specs = salesforce_mappings() if args.canonical else []
+    with salesforce_endpoint(args) as overrides:
+        pipeline = dlt.pipeline(
+            pipeline_name=PIPELINE_NAME,
+            destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
+            dataset_name=DATASET_NAME,
+            **progress_option(args.progress),
+        )
+        spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
+        monitor = SyncMonitor("salesforce", run_id)
+        slot: ClientSlot[SalesforceClient] = ClientSlot()
+
+        def build_source() -> Any:
+            # Built inside the run so refused credentials still leave a `failed` ledger row.
+            slot.client = make_client(**overrides)
+            given = {"objects": args.objects}
+            source = salesforce_source(
+                client=slot.client,
+                run_id=run_id,
+                monitor=monitor,
+                **{k: v for k, v in given.items() if v is not None},
+            )
+            slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            tee_mapped_resources(source, spool, specs)
+            return source
+
+        run_with_ledger(
+            pipeline,
+            build_source,
+            monitor,
+            slot,
+            breakers=slot,
+            loader_file_format="parquet",
+            refresh="drop_sources" if args.full_refresh else None,
+        )
+        assert slot.client is not None
+        report(pipeline, slot.client, slot.tables, time.monotonic() - started)
+        if args.canonical:
+            outcome = run_salesforce_canonical(pipeline, spool, specs, run_id=run_id)
+            spool.clear()
+            canonical_report(outcome)
+        spool.close()
+    return 0
+
+
+def report(
+    pipeline: dlt.Pipeline, client: SalesforceClient, tables: list[str], seconds: float
+) -> None:
+    """Prints rows per table, request figures, API usage, duration and where the data is."""
+    counts = count_rows(pipeline, tables)
+    totals: dict[str, Any] = client.session.total_stats()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
+    print()
+    usage = client.budget.last_usage
+    used = f"  api-usage: {int(usage.used)}/{int(usage.limit)}" if usage else ""
+    print(
+        f"API requests: {totals.get('requests', 0)}  retries: {totals.get('retries', 0)}"
+        f"{used}  duration: {seconds:.1f}s"
+    )
+    for breaker in client.session.breakers.snapshot():
+        print(
+            f"circuit {breaker.get('name', 'salesforce')}: {breaker.get('state')} "
+            f"(trips: {breaker.get('trips', 0)})"
+        )
+    print(f"data: {destination_location(pipeline)}")
+
+
+def canonical_report(outcome: CanonicalOutcome) -> None:
+    """Prints canonical rows per table, crosswalk figures and mapping drift."""
+    counts = count_rows(outcome.pipeline, outcome.tables)
+    print()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
+    print(
+        f"crosswalk: {outcome.linked} new link(s), "
+        f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"
+    )
+    for drift in outcome.drift:
+        for line in drift.lines():
+            print(f"drift: {line}")
+    print(f"canonical: {destination_location(outcome.pipeline)}")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: one clear line and a non-zero exit on any error."""
+    args = parse_args(argv)
+    setup_logging(args.verbose, args.log_format)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (Exception, ConfigFieldMissingException) as exc:  # noqa: BLE001 - top-level report
+        print(f"error: {explain(exc)}", file=sys.stderr)
+        logger.debug("full error", exc_info=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

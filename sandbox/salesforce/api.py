@@ -1,0 +1,265 @@
+"""Routes of the Salesforce sandbox: token endpoint, describe, query/queryAll, faults.
+
+The token endpoint reuses the OAuth sandbox's grants (JWT bearer with RS256 and the
+refresh token grant) and adds what Salesforce adds: ``instance_url`` and no
+``expires_in``. Every REST answer carries ``Sforce-Limit-Info: api-usage=used/limit``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from sandbox.oauth.grants import TokenGrants
+from sandbox.oauth.state import SandboxState
+
+from .bulk import BulkJobs
+from .schema import API_VERSION, OBJECTS, describe
+from .soql import SoqlError, parse
+from .store import Store
+
+TOKEN_PATH = "/services/oauth2/token"
+DATA_PREFIX = f"/services/data/{API_VERSION}"
+LIMIT_HEADER = "Sforce-Limit-Info"
+
+
+@dataclass
+class Answer:
+    """One HTTP answer of the sandbox: a JSON body, or text with its content type."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json;charset=UTF-8"
+
+
+def sf_error(status: int, code: str, message: str) -> Answer:
+    """Salesforce's error shape: a list of ``{"message", "errorCode"}``."""
+    return Answer(status, [{"message": message, "errorCode": code}])
+
+
+@dataclass
+class Faults:
+    """Switches tests flip to make the sandbox misbehave.
+
+    Attributes:
+        fail_next: REST requests still to answer with ``fail_status``.
+        fail_status: Status of those failures (503 by default).
+        throttle_next: REST requests still to answer 403 ``REQUEST_LIMIT_EXCEEDED``
+            (the concurrent-request limit; Salesforce has no 429).
+        expire_tokens_after: After this many more REST requests, every access token
+            expires (answers 401 ``INVALID_SESSION_ID`` until renewed).
+    """
+
+    fail_next: int = 0
+    fail_status: int = 503
+    throttle_next: int = 0
+    expire_tokens_after: Optional[int] = None
+
+
+class SalesforceApi:
+    """Answers requests; thread-safe."""
+
+    def __init__(
+        self,
+        store: Store,
+        state: SandboxState,
+        grants: TokenGrants,
+        *,
+        page_size: int,
+        api_limit: int,
+        bulk: BulkJobs,
+    ) -> None:
+        """Creates the routes.
+
+        Args:
+            store: The records.
+            state: OAuth state (clients, issued tokens) shared with ``grants``.
+            grants: The token endpoint.
+            page_size: Records per query page before ``nextRecordsUrl``.
+            api_limit: The org's daily API request limit.
+            bulk: Bulk API 2.0 query jobs.
+        """
+        self.bulk = bulk
+        self.store = store
+        self.state = state
+        self.grants = grants
+        self.page_size = page_size
+        self.api_limit = api_limit
+        self.api_used = 0
+        self.faults = Faults()
+        self.instance_url = ""
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._cursors: dict[str, list[dict[str, Any]]] = {}
+        self._cursor_seq = 0
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Answers one request."""
+        parts = urlsplit(target)
+        if parts.path == TOKEN_PATH and method == "POST":
+            answer = self._token(body, headers)
+            kind = "token"
+        elif parts.path.startswith(DATA_PREFIX + "/") and method in ("GET", "POST"):
+            kind = self._kind(parts.path)
+            answer = self._rest(
+                method, parts.path, parts.query, headers.get("Authorization", ""), body
+            )
+            answer.headers[LIMIT_HEADER] = f"api-usage={self.api_used}/{self.api_limit}"
+        else:
+            kind = "other"
+            answer = sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+        with self._lock:
+            self.requests[kind] += 1
+            self.statuses[answer.status] += 1
+        return answer
+
+    def _token(self, body: bytes, headers: Mapping[str, str]) -> Answer:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        reply = self.grants.handle(form, headers.get("Authorization"), {})
+        payload = dict(reply.body)
+        if reply.status == 200:
+            payload.pop("expires_in", None)  # Salesforce does not say when tokens expire
+            payload["instance_url"] = self.instance_url
+            payload["issued_at"] = str(int(self.state.clock() * 1000))
+        return Answer(reply.status, payload, dict(reply.headers))
+
+    @staticmethod
+    def _kind(path: str) -> str:
+        rest = path[len(DATA_PREFIX) + 1 :]
+        if rest.startswith("sobjects/"):
+            return "describe"
+        if rest.startswith("jobs/"):
+            return "bulk"
+        return rest.split("/", 1)[0]
+
+    def _rest(self, method: str, path: str, query: str, authorization: str, body: bytes) -> Answer:
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or self.state.access_grant(token.strip()) is None:
+            return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        with self._lock:
+            if self.api_used >= self.api_limit:
+                return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            self.api_used += 1
+        rest = path[len(DATA_PREFIX) + 1 :]
+        if rest.startswith("jobs/query"):
+            return self._bulk(method, rest, query, body)
+        if method != "GET":
+            return sf_error(405, "METHOD_NOT_ALLOWED", f"HTTP method '{method}' not allowed")
+        if rest.startswith("sobjects/") and rest.endswith("/describe"):
+            return self._describe(rest.split("/")[1])
+        if rest in ("query", "queryAll"):
+            soql = (parse_qs(query).get("q") or [""])[0]
+            return self._query(soql, include_deleted=rest == "queryAll")
+        if rest.startswith(("query/", "queryAll/")):
+            return self._more(rest)
+        return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _fault(self) -> Optional[Answer]:
+        with self._lock:
+            faults = self.faults
+            if faults.expire_tokens_after is not None:
+                if faults.expire_tokens_after <= 0:
+                    faults.expire_tokens_after = None
+                    self.state.expire_all_access_tokens()
+                else:
+                    faults.expire_tokens_after -= 1
+            if faults.throttle_next > 0:
+                faults.throttle_next -= 1
+                return sf_error(
+                    403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded."
+                )
+            if faults.fail_next > 0:
+                faults.fail_next -= 1
+                return sf_error(faults.fail_status, "SERVER_UNAVAILABLE", "injected failure")
+        return None
+
+    def _describe(self, object_name: str) -> Answer:
+        if object_name not in OBJECTS:
+            return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+        return Answer(200, describe(object_name))
+
+    def _query(self, soql: str, include_deleted: bool) -> Answer:
+        try:
+            parsed = parse(soql)
+        except SoqlError as exc:
+            return sf_error(400, exc.code, str(exc))
+        rows = parsed.run(self.store.rows(parsed.object_name, include_deleted))
+        if parsed.count:
+            return Answer(200, {"totalSize": len(rows), "done": True, "records": []})
+        for row in rows:
+            row_id = row.get("Id")
+            row["attributes"] = {
+                "type": parsed.object_name,
+                "url": f"{DATA_PREFIX}/sobjects/{parsed.object_name}/{row_id}",
+            }
+        kind = "queryAll" if include_deleted else "query"
+        with self._lock:
+            self._cursor_seq += 1
+            locator = f"01g{self._cursor_seq:015d}"
+            self._cursors[locator] = rows
+        return Answer(200, self._page(kind, locator, 0))
+
+    def _bulk(self, method: str, rest: str, query: str, body: bytes) -> Answer:
+        parts = rest.split("/")  # jobs, query[, id[, results]]
+        try:
+            if method == "POST" and len(parts) == 2:
+                return Answer(200, self.bulk.create(json.loads(body or b"{}")).info())
+            if method == "GET" and len(parts) == 3:
+                job = self.bulk.status(parts[2])
+                if job is None:
+                    return sf_error(404, "NOT_FOUND", "job not found")
+                return Answer(200, job.info())
+            if method == "GET" and len(parts) == 4 and parts[3] == "results":
+                params = parse_qs(query)
+                locator: Optional[str] = (params.get("locator") or [""])[0] or None
+                max_records = int((params.get("maxRecords") or ["50000"])[0])
+                text, following, count = self.bulk.results(parts[2], locator, max_records)
+                headers = {
+                    "Sforce-Locator": following or "null",
+                    "Sforce-NumberOfRecords": str(count),
+                }
+                return Answer(200, text, headers, content_type="text/csv")
+        except SoqlError as exc:
+            return sf_error(400, exc.code, str(exc))
+        except (KeyError, ValueError):
+            return sf_error(404, "NOT_FOUND", "job not found")
+        return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _more(self, rest: str) -> Answer:
+        kind, _, cursor = rest.partition("/")
+        locator, _, offset = cursor.rpartition("-")
+        with self._lock:
+            known = locator in self._cursors
+        if not known or not offset.isdigit():
+            return sf_error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return Answer(200, self._page(kind, locator, int(offset)))
+
+    def _page(self, kind: str, locator: str, offset: int) -> dict[str, Any]:
+        with self._lock:
+            rows = self._cursors[locator]
+        end = offset + self.page_size
+        page: dict[str, Any] = {
+            "totalSize": len(rows),
+            "done": end >= len(rows),
+            "records": rows[offset:end],
+        }
+        if end < len(rows):
+            page["nextRecordsUrl"] = f"{DATA_PREFIX}/{kind}/{locator}-{end}"
+        return page
+
+
+def encode(answer: Answer) -> bytes:
+    """The body of an answer: text as is, anything else as JSON."""
+    if isinstance(answer.body, str):
+        return answer.body.encode("utf-8")
+    return json.dumps(answer.body).encode("utf-8")

@@ -1,0 +1,47 @@
+"""A deterministic batch of changes, so a second ``--sandbox`` run has something to merge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .store import Store
+
+
+@dataclass
+class AppliedChanges:
+    """Ids touched by :func:`apply_demo_changes`, per kind."""
+
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+
+def apply_demo_changes(store: Store) -> AppliedChanges:
+    """Renames two accounts, edits a contact, deletes an account and a contact, adds a lead.
+
+    Every change moves ``SystemModstamp`` to now; deletions set ``IsDeleted``.
+    """
+    applied = AppliedChanges()
+    accounts = sorted(store.live("Account"), key=lambda r: str(r["Id"]))
+    contacts = sorted(store.live("Contact"), key=lambda r: str(r["Id"]))
+    for account in accounts[:2]:
+        store.update("Account", account["Id"], Name=f"{account['Name']} (renamed)")
+        applied.updated.append(account["Id"])
+    if contacts:
+        store.update("Contact", contacts[0]["Id"], Title="Chief Data Officer")
+        applied.updated.append(contacts[0]["Id"])
+    if len(accounts) > 2:
+        applied.deleted.append(store.delete("Account", accounts[-1]["Id"])["Id"])
+    if len(contacts) > 1:
+        applied.deleted.append(store.delete("Contact", contacts[-1]["Id"])["Id"])
+    lead = store.create(
+        "Lead",
+        FirstName="Hedy",
+        LastName="Lamarr",
+        Company="Frequency Hopping Ltd",
+        Email="hedy@frequency.example",
+        Status="Open - Not Contacted",
+        IsConverted=False,
+    )
+    applied.created.append(lead["Id"])
+    return applied

@@ -1,0 +1,225 @@
+"""``SalesforceSandbox``: the Salesforce emulator on 127.0.0.1 in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Optional
+
+from requests.structures import CaseInsensitiveDict
+
+from sandbox.oauth.grants import TokenGrants
+from sandbox.oauth.state import SandboxState
+
+from .api import TOKEN_PATH, Answer, Faults, SalesforceApi, encode
+from .bulk import DEFAULT_POLLS, BulkJobs
+from .data import Seeder
+from .keys import KeyPair, generate_key_pair
+from .store import Store
+
+logger = logging.getLogger("sluice.sandbox.salesforce")
+
+CONSUMER_KEY = "3MVG9sandbox.consumer.key"
+CONSUMER_SECRET = "sandbox-consumer-secret"
+USERNAME = "integration@sluice-sandbox.example"
+DEFAULT_API_LIMIT = 100_000
+DEFAULT_PAGE_SIZE = 2000
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, host: str, port: int, api: SalesforceApi) -> None:
+        super().__init__((host, port), _Handler)
+        self.api = api
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def version_string(self) -> str:
+        return "salesforce-sandbox"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer("POST")
+
+    def _answer(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = CaseInsensitiveDict(self.headers.items())
+        answer = self.server.api.handle(method, self.path, headers, body)
+        self._send(answer)
+
+    def _send(self, answer: Answer) -> None:
+        payload = encode(answer)
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        logger.debug("%s - " + format, self.address_string(), *args)
+
+
+class SalesforceSandbox:
+    """A local Salesforce org: OAuth token endpoint, describe, query/queryAll, limits.
+
+    Example:
+        >>> with SalesforceSandbox(seed=7, volume=10) as sf:
+        ...     sf.store.update("Account", account_id, Name="Renamed")
+    """
+
+    def __init__(
+        self,
+        seed: int = 42,
+        volume: int = 40,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        api_limit: int = DEFAULT_API_LIMIT,
+        now: Callable[[], float] = time.time,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        key_pair: Optional[KeyPair] = None,
+        bulk_polls: int = DEFAULT_POLLS,
+    ) -> None:
+        """Seeds the org (the server starts with ``start``).
+
+        Args:
+            seed: Seed of the data and token values.
+            volume: Number of accounts; contacts, opportunities, leads and users follow.
+            page_size: Records per query page (Salesforce: 2000).
+            api_limit: Daily API request limit reported in ``Sforce-Limit-Info``.
+            now: Unix-time clock for audit fields and token checks.
+            host: Interface to listen on.
+            port: Port (0: any free port).
+            key_pair: The connected app's RSA keys; generated when omitted.
+            bulk_polls: Status requests a Bulk API job stays ``InProgress``.
+        """
+        self.seed = seed
+        self.host = host
+        self._port = port
+        self.keys = key_pair or generate_key_pair()
+        self.store = Store(now)
+        Seeder(self.store, random.Random(f"{seed}:data"), now()).seed(volume)
+        self.oauth = SandboxState(
+            {CONSUMER_KEY: CONSUMER_SECRET},
+            access_token_ttl=12 * 3600,
+            rotate_refresh_tokens=False,  # Salesforce keeps refresh tokens by default
+            clock=now,
+            rng=random.Random(f"{seed}:tokens"),
+        )
+        self._grants = TokenGrants(self.oauth, {CONSUMER_KEY: self.keys.public_pem}, "")
+        self.api = SalesforceApi(
+            self.store,
+            self.oauth,
+            self._grants,
+            page_size=page_size,
+            api_limit=api_limit,
+            bulk=BulkJobs(self.store, bulk_polls),
+        )
+        self._server: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> SalesforceSandbox:
+        """Starts serving; returns itself."""
+        if self._server is not None:
+            return self
+        self._server = _Server(self.host, self._port, self.api)
+        self.api.instance_url = self.base_url
+        self._grants.jwt_audience = self.base_url
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="salesforce-sandbox",
+        )
+        self._thread.start()
+        logger.info("Salesforce sandbox listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stops the server and waits for its thread."""
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SalesforceSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._server is not None else "stopped"
+        return f"SalesforceSandbox(seed={self.seed}, {where})"
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``: login host and instance at once."""
+        if self._server is None:
+            raise RuntimeError("the Salesforce sandbox is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint."""
+        return self.base_url + TOKEN_PATH
+
+    @property
+    def faults(self) -> Faults:
+        """Live fault switches."""
+        return self.api.faults
+
+    def jwt_credentials(self) -> dict[str, str]:
+        """Settings of the JWT bearer flow, as under ``sources.salesforce.credentials``."""
+        return {
+            "token_url": self.token_url,
+            "issuer": CONSUMER_KEY,
+            "subject": USERNAME,
+            "audience": self.base_url,
+            "private_key": self.keys.private_pem,
+        }
+
+    def refresh_credentials(self) -> dict[str, str]:
+        """Settings of the refresh token flow, with a freshly authorized refresh token."""
+        return {
+            "token_url": self.token_url,
+            "client_id": CONSUMER_KEY,
+            "client_secret": CONSUMER_SECRET,
+            "refresh_token": self.oauth.issue_refresh_token(CONSUMER_KEY),
+        }
+
+    def expire_tokens(self) -> int:
+        """Expires every access token (the API then answers 401 ``INVALID_SESSION_ID``)."""
+        return self.oauth.expire_all_access_tokens()
+
+    def set_api_usage(self, used: int, limit: Optional[int] = None) -> None:
+        """Sets the org's API usage (and limit) reported in ``Sforce-Limit-Info``."""
+        self.api.api_used = used
+        if limit is not None:
+            self.api.api_limit = limit
