@@ -16,6 +16,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources.kit.errors import SluiceError
 from sources.kit.http import ResilientSession
 from sources.kit.logformat import apply_log_format
+from sources.kit.mapping import CanonicalOutcome
+from sources.kit.progress import choose_progress
 from sources.kit.redact import global_redactor, install_redaction
 
 logger = logging.getLogger("sluice.pipeline")
@@ -224,3 +226,59 @@ class ClientSlot(Generic[ClientT]):
     def snapshot(self) -> list[dict[str, Any]]:
         """Circuit-breaker states."""
         return list(self.client.session.breakers.snapshot()) if self.client else []
+
+
+def progress_option(requested: Optional[str]) -> dict[str, Any]:
+    """dlt's ``progress=`` argument: bars in a terminal, periodic log lines otherwise."""
+    chosen = choose_progress(requested, sys.stderr.isatty())
+    return {"progress": chosen} if chosen else {}
+
+
+def print_run_summary(
+    pipeline: dlt.Pipeline,
+    session: ResilientSession,
+    tables: list[str],
+    seconds: float,
+    *,
+    extra: str = "",
+) -> None:
+    """Prints rows per table, request figures, circuit states and where the data is.
+
+    Args:
+        pipeline: The pipeline that just ran.
+        session: The connector's root session (request counters, breakers).
+        tables: Tables to count rows of.
+        seconds: Duration of the run.
+        extra: Connector-specific figures for the request line (e.g. API usage).
+    """
+    counts = count_rows(pipeline, tables)
+    totals: dict[str, Any] = session.total_stats()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
+    print()
+    print(
+        f"API requests: {totals.get('requests', 0)}  retries: {totals.get('retries', 0)}  "
+        f"429s: {totals.get('throttled_429', 0)}{extra}  duration: {seconds:.1f}s"
+    )
+    for breaker in session.breakers.snapshot():
+        print(
+            f"circuit {breaker.get('name', session.integration)}: {breaker.get('state')} "
+            f"(trips: {breaker.get('trips', 0)})"
+        )
+    print(f"data: {destination_location(pipeline)}")
+
+
+def print_canonical_summary(outcome: CanonicalOutcome) -> None:
+    """Prints canonical rows per table, crosswalk figures and mapping drift."""
+    counts = count_rows(outcome.pipeline, outcome.tables)
+    print()
+    print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
+    print(
+        f"crosswalk: {outcome.linked} new link(s), "
+        f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"
+    )
+    for drift in outcome.drift:
+        for line in drift.lines():
+            print(f"drift: {line}")
+        if drift.unmapped_count and not drift.new_unmapped:
+            print(f"mapping {drift.mapping}: {drift.unmapped_count} source field(s) unmapped")
+    print(f"canonical: {destination_location(outcome.pipeline)}")

@@ -30,16 +30,15 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException  # n
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
-    count_rows,
-    destination_location,
     explain,
-    format_table,
     make_destination,
+    print_canonical_summary,
+    print_run_summary,
+    progress_option,
     setup_logging,
 )
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
-from sources.kit.mapping import CanonicalOutcome, RecordSpool  # noqa: E402
-from sources.kit.progress import choose_progress  # noqa: E402
+from sources.kit.mapping import RecordSpool  # noqa: E402
 from sources.salesforce import DEFAULT_OBJECTS, make_client, salesforce_source  # noqa: E402
 from sources.salesforce.auth import SalesforceCredentials  # noqa: E402
 from sources.salesforce.canonical import (  # noqa: E402
@@ -132,10 +131,10 @@ def salesforce_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield {"credentials": credentials}
 
 
-def progress_option(requested: Optional[str]) -> dict[str, Any]:
-    """dlt's ``progress=`` argument: bars in a terminal, periodic log lines otherwise."""
-    chosen = choose_progress(requested, sys.stderr.isatty())
-    return {"progress": chosen} if chosen else {}
+def api_usage_figure(client: SalesforceClient) -> str:
+    """The daily API usage Salesforce last reported, for the summary."""
+    usage = client.budget.last_usage
+    return f"  api-usage: {int(usage.used)}/{int(usage.limit)}" if usage else ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,50 +177,19 @@ def run(args: argparse.Namespace) -> int:
             refresh="drop_sources" if args.full_refresh else None,
         )
         assert slot.client is not None
-        report(pipeline, slot.client, slot.tables, time.monotonic() - started)
+        print_run_summary(
+            pipeline,
+            slot.client.session,
+            slot.tables,
+            time.monotonic() - started,
+            extra=api_usage_figure(slot.client),
+        )
         if args.canonical:
             outcome = run_salesforce_canonical(pipeline, spool, specs, run_id=run_id)
             spool.clear()
-            canonical_report(outcome)
+            print_canonical_summary(outcome)
         spool.close()
     return 0
-
-
-def report(
-    pipeline: dlt.Pipeline, client: SalesforceClient, tables: list[str], seconds: float
-) -> None:
-    """Prints rows per table, request figures, API usage, duration and where the data is."""
-    counts = count_rows(pipeline, tables)
-    totals: dict[str, Any] = client.session.total_stats()
-    print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
-    print()
-    usage = client.budget.last_usage
-    used = f"  api-usage: {int(usage.used)}/{int(usage.limit)}" if usage else ""
-    print(
-        f"API requests: {totals.get('requests', 0)}  retries: {totals.get('retries', 0)}"
-        f"{used}  duration: {seconds:.1f}s"
-    )
-    for breaker in client.session.breakers.snapshot():
-        print(
-            f"circuit {breaker.get('name', 'salesforce')}: {breaker.get('state')} "
-            f"(trips: {breaker.get('trips', 0)})"
-        )
-    print(f"data: {destination_location(pipeline)}")
-
-
-def canonical_report(outcome: CanonicalOutcome) -> None:
-    """Prints canonical rows per table, crosswalk figures and mapping drift."""
-    counts = count_rows(outcome.pipeline, outcome.tables)
-    print()
-    print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
-    print(
-        f"crosswalk: {outcome.linked} new link(s), "
-        f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"
-    )
-    for drift in outcome.drift:
-        for line in drift.lines():
-            print(f"drift: {line}")
-    print(f"canonical: {destination_location(outcome.pipeline)}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -33,6 +33,7 @@ from pipelines.common import (  # noqa: E402
     explain,
     format_table,
     make_destination,
+    print_run_summary,
     setup_logging,
 )
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             refresh="drop_sources" if args.full_refresh else None,
         )
         assert slot.client is not None
-        report(pipeline, slot.client, slot.tables, time.monotonic() - started)
+        print_run_summary(pipeline, slot.client.session, slot.tables, time.monotonic() - started)
         if args.canonical:
             canonical(pipeline, spool, run_id)
         spool.close()
@@ -173,26 +174,6 @@ def canonical(pipeline: dlt.Pipeline, spool: RecordSpool, run_id: str) -> None:
         for line in drift.lines():
             print(f"drift: {line}")
     print(f"canonical: {destination_location(outcome.pipeline)}")
-
-
-def report(
-    pipeline: dlt.Pipeline, client: ServiceNowClient, tables: list[str], seconds: float
-) -> None:
-    """Prints rows per table, request figures, duration and where the data is."""
-    counts = count_rows(pipeline, tables)
-    totals: dict[str, Any] = client.session.total_stats()
-    print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
-    print()
-    print(
-        f"API requests: {totals.get('requests', 0)}  retries: {totals.get('retries', 0)}  "
-        f"429s: {totals.get('throttled_429', 0)}  duration: {seconds:.1f}s"
-    )
-    for breaker in client.session.breakers.snapshot():
-        print(
-            f"circuit {breaker.get('name', 'servicenow')}: {breaker.get('state')} "
-            f"(trips: {breaker.get('trips', 0)})"
-        )
-    print(f"data: {destination_location(pipeline)}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -30,18 +30,17 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException  # n
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
-    count_rows,
-    destination_location,
     explain,
-    format_table,
     make_destination,
+    print_canonical_summary,
+    print_run_summary,
+    progress_option,
     setup_logging,
 )
 from pipelines.stripe_webhooks import DEFAULT_INBOX, INBOX_KEY  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
-from sources.kit.mapping import CanonicalOutcome, RecordSpool  # noqa: E402
-from sources.kit.progress import choose_progress  # noqa: E402
+from sources.kit.mapping import RecordSpool  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
 from sources.stripe.canonical import (  # noqa: E402
@@ -140,12 +139,6 @@ def build_client(overrides: dict[str, Any]) -> StripeClient:
     return client
 
 
-def progress_option(requested: Optional[str]) -> dict[str, Any]:
-    """dlt's ``progress=`` argument: bars in a terminal, periodic log lines otherwise."""
-    chosen = choose_progress(requested, sys.stderr.isatty())
-    return {"progress": chosen} if chosen else {}
-
-
 def run(args: argparse.Namespace) -> int:
     """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
     started = time.monotonic()
@@ -190,11 +183,11 @@ def run(args: argparse.Namespace) -> int:
         assert slot.client is not None
         if args.reconcile_webhooks:
             reconcile_webhooks(pipeline, slot.client)
-        report(pipeline, slot.client, slot.tables, time.monotonic() - started)
+        print_run_summary(pipeline, slot.client.session, slot.tables, time.monotonic() - started)
         if args.canonical:
             outcome = run_stripe_canonical(pipeline, spool, specs, run_id=run_id)
             spool.clear()
-            canonical_report(outcome)
+            print_canonical_summary(outcome)
         spool.close()
     return 0
 
@@ -208,41 +201,6 @@ def reconcile_webhooks(pipeline: dlt.Pipeline, client: StripeClient) -> None:
     print(
         f"webhooks: {missed} event(s) missed by the receiver, {drained.events} drained from {path}"
     )
-
-
-def report(pipeline: dlt.Pipeline, client: StripeClient, tables: list[str], seconds: float) -> None:
-    """Prints rows per table, request figures, duration and where the data is."""
-    counts = count_rows(pipeline, tables)
-    totals: dict[str, Any] = client.session.total_stats()
-    print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
-    print()
-    print(
-        f"API requests: {totals.get('requests', 0)}  retries: {totals.get('retries', 0)}  "
-        f"429s: {totals.get('throttled_429', 0)}  duration: {seconds:.1f}s"
-    )
-    for breaker in client.session.breakers.snapshot():
-        print(
-            f"circuit {breaker.get('name', 'stripe')}: {breaker.get('state')} "
-            f"(trips: {breaker.get('trips', 0)})"
-        )
-    print(f"data: {destination_location(pipeline)}")
-
-
-def canonical_report(outcome: CanonicalOutcome) -> None:
-    """Prints canonical rows per table, crosswalk figures and mapping drift."""
-    counts = count_rows(outcome.pipeline, outcome.tables)
-    print()
-    print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
-    print(
-        f"crosswalk: {outcome.linked} new link(s), "
-        f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"
-    )
-    for drift in outcome.drift:
-        for line in drift.lines():
-            print(f"drift: {line}")
-        if drift.unmapped_count and not drift.new_unmapped:
-            print(f"mapping {drift.mapping}: {drift.unmapped_count} source field(s) unmapped")
-    print(f"canonical: {destination_location(outcome.pipeline)}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
