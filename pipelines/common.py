@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Optional, Protocol, TypeVar
@@ -282,3 +282,23 @@ def print_canonical_summary(outcome: CanonicalOutcome) -> None:
         if drift.unmapped_count and not drift.new_unmapped:
             print(f"mapping {drift.mapping}: {drift.unmapped_count} source field(s) unmapped")
     print(f"canonical: {destination_location(outcome.pipeline)}")
+
+
+def run_reporting_errors(run: Callable[[], int]) -> int:
+    """Runs a pipeline command; any error becomes one redacted line and exit code 1.
+
+    Args:
+        run: The command, returning its exit code.
+
+    Returns:
+        The command's exit code, 1 on an error, 130 when interrupted.
+    """
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the top-level report of every pipeline script
+        print(f"error: {explain(exc)}", file=sys.stderr)
+        logger.debug("full error", exc_info=True)
+        return 1

@@ -26,25 +26,24 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(here))
 
 import dlt  # noqa: E402
-from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
-    explain,
     make_destination,
     print_canonical_summary,
     print_run_summary,
     progress_option,
+    run_reporting_errors,
     setup_logging,
 )
+from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
-from sources.kit.mapping import RecordSpool  # noqa: E402
+from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
 from sources.salesforce import DEFAULT_OBJECTS, make_client, salesforce_source  # noqa: E402
 from sources.salesforce.auth import SalesforceCredentials  # noqa: E402
 from sources.salesforce.canonical import (  # noqa: E402
     run_salesforce_canonical,
     salesforce_mappings,
-    tee_mapped_resources,
 )
 from sources.salesforce.client import SalesforceClient  # noqa: E402
 
@@ -173,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             monitor,
             slot,
             breakers=slot,
-            loader_file_format="parquet",
+            loader_file_format=loader_file_format(pipeline),
             refresh="drop_sources" if args.full_refresh else None,
         )
         assert slot.client is not None
@@ -196,15 +195,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: one clear line and a non-zero exit on any error."""
     args = parse_args(argv)
     setup_logging(args.verbose, args.log_format)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (Exception, ConfigFieldMissingException) as exc:  # noqa: BLE001 - top-level report
-        print(f"error: {explain(exc)}", file=sys.stderr)
-        logger.debug("full error", exc_info=True)
-        return 1
+    return run_reporting_errors(lambda: run(args))
 
 
 if __name__ == "__main__":

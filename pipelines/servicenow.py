@@ -24,20 +24,20 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(here))
 
 import dlt  # noqa: E402
-from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
     count_rows,
     destination_location,
-    explain,
     format_table,
     make_destination,
     print_run_summary,
+    run_reporting_errors,
     setup_logging,
 )
+from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
-from sources.kit.mapping import RecordSpool  # noqa: E402
+from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
 from sources.servicenow import DEFAULT_TABLES, make_auth, make_client, servicenow_source  # noqa: E402
 from sources.servicenow.client import ServiceNowClient  # noqa: E402
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             monitor,
             slot,
             breakers=slot,
-            loader_file_format="parquet",
+            loader_file_format=loader_file_format(pipeline),
             refresh="drop_sources" if args.full_refresh else None,
         )
         assert slot.client is not None
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 
 def tee_canonical(source: Any, spool: RecordSpool) -> None:
     """Copies mapped records to the spool during the raw load."""
-    from sources.servicenow.canonical import servicenow_mappings, tee_mapped_resources
+    from sources.servicenow.canonical import servicenow_mappings
 
     tee_mapped_resources(source, spool, servicenow_mappings())
 
@@ -180,15 +180,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: one clear line and a non-zero exit on any error."""
     args = parse_args(argv)
     setup_logging(args.verbose, args.log_format)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (Exception, ConfigFieldMissingException) as exc:  # noqa: BLE001 - top-level report
-        print(f"error: {explain(exc)}", file=sys.stderr)
-        logger.debug("full error", exc_info=True)
-        return 1
+    return run_reporting_errors(lambda: run(args))
 
 
 if __name__ == "__main__":

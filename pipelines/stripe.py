@@ -26,27 +26,25 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(here))
 
 import dlt  # noqa: E402
-from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
-    explain,
     make_destination,
     print_canonical_summary,
     print_run_summary,
     progress_option,
+    run_reporting_errors,
     setup_logging,
 )
 from pipelines.stripe_webhooks import DEFAULT_INBOX, INBOX_KEY  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
-from sources.kit.mapping import RecordSpool  # noqa: E402
+from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
 from sources.stripe.canonical import (  # noqa: E402
     run_stripe_canonical,
     stripe_mappings,
-    tee_mapped_resources,
 )
 from sources.stripe.client import StripeClient  # noqa: E402
 from sources.stripe.webhooks import drain, reconcile  # noqa: E402
@@ -207,15 +205,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: one clear line and a non-zero exit on any error."""
     args = parse_args(argv)
     setup_logging(args.verbose, args.log_format)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (Exception, ConfigFieldMissingException) as exc:  # noqa: BLE001 - top-level report
-        print(f"error: {explain(exc)}", file=sys.stderr)
-        logger.debug("full error", exc_info=True)
-        return 1
+    return run_reporting_errors(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -29,15 +29,14 @@ if __package__ in (None, ""):
 
 import dlt  # noqa: E402
 import uvicorn  # noqa: E402
-from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     UserFacingError,
     destination_location,
-    explain,
     format_table,
     make_destination,
+    run_reporting_errors,
     setup_logging,
 )
 from sources.kit.redact import global_redactor  # noqa: E402
@@ -260,15 +259,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: one clear line and a non-zero exit on any error."""
     args = parse_args(argv)
     setup_logging(args.verbose)
-    try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (Exception, ConfigFieldMissingException) as exc:  # noqa: BLE001 - top-level report
-        print(f"error: {explain(exc)}", file=sys.stderr)
-        logger.debug("full error", exc_info=True)
-        return 1
+    return run_reporting_errors(lambda: COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":

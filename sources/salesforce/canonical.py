@@ -18,6 +18,7 @@ import dlt
 import pendulum
 from dlt.common.configuration.inject import with_config
 
+from sources.kit.destinations import loader_options
 from sources.kit.mapping import (
     CanonicalOutcome,
     MappingSpec,
@@ -43,7 +44,6 @@ __all__ = [
     "run_salesforce_canonical",
     "salesforce_mappings",
     "salesforce_match_rules",
-    "tee_mapped_resources",
 ]
 
 logger = logging.getLogger("sluice.salesforce.canonical")
@@ -101,14 +101,6 @@ def salesforce_match_rules(
     )
 
 
-def tee_mapped_resources(source: Any, spool: RecordSpool, specs: Sequence[MappingSpec]) -> None:
-    """Adds a map step to each selected, mapped resource copying its records to ``spool``."""
-    for name in dict.fromkeys(spec.source_resource for spec in specs):
-        resource = source.resources.get(name)
-        if resource is not None and resource.selected:
-            resource.add_map(spool.tee(name))
-
-
 def run_salesforce_canonical(
     raw_pipeline: dlt.Pipeline,
     spool: RecordSpool,
@@ -126,5 +118,5 @@ def run_salesforce_canonical(
         rules=salesforce_match_rules(),
         run_id=run_id,
         now=now,
-        loader_file_format="parquet",
+        **loader_options(raw_pipeline),
     )

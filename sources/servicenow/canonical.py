@@ -16,6 +16,7 @@ import dlt
 import pendulum
 from dlt.common.configuration.inject import with_config
 
+from sources.kit.destinations import loader_options
 from sources.kit.mapping import (
     CanonicalOutcome,
     MappingSpec,
@@ -39,7 +40,6 @@ __all__ = [
     "run_servicenow_canonical",
     "servicenow_mappings",
     "servicenow_match_rules",
-    "tee_mapped_resources",
 ]
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
@@ -92,14 +92,6 @@ def servicenow_match_rules(
     )
 
 
-def tee_mapped_resources(source: Any, spool: RecordSpool, specs: Sequence[MappingSpec]) -> None:
-    """Adds a map step to each selected, mapped resource copying its records to ``spool``."""
-    for name in dict.fromkeys(spec.source_resource for spec in specs):
-        resource = source.resources.get(name)
-        if resource is not None and resource.selected:
-            resource.add_map(spool.tee(name))
-
-
 def run_servicenow_canonical(
     raw_pipeline: dlt.Pipeline,
     spool: RecordSpool,
@@ -118,5 +110,5 @@ def run_servicenow_canonical(
         rules=servicenow_match_rules(),
         run_id=run_id,
         now=now,
-        loader_file_format="parquet",
+        **loader_options(raw_pipeline),
     )

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import dlt
 from dlt.common.configuration.inject import with_config
@@ -32,11 +32,9 @@ from sources.kit.mapping.transforms import utc_now
 
 __all__ = [
     "MAPPINGS_DIR",
-    "mapped_resources",
     "run_stripe_canonical",
     "stripe_mappings",
     "stripe_match_rules",
-    "tee_mapped_resources",
 ]
 
 logger = logging.getLogger("sluice.stripe.canonical")
@@ -51,11 +49,6 @@ SYSTEM = "stripe"
 def stripe_mappings(directory: Path = MAPPINGS_DIR) -> list[MappingSpec]:
     """Every Stripe mapping (raises ``ConfigurationError`` naming a bad file and field)."""
     return load_mappings(directory)
-
-
-def mapped_resources(specs: Sequence[MappingSpec]) -> list[str]:
-    """Stripe resources some mapping reads."""
-    return list(dict.fromkeys(spec.source_resource for spec in specs))
 
 
 @with_config(sections=("sources", "stripe", "canonical"))
@@ -77,14 +70,6 @@ def stripe_match_rules(
         list(match_rules or DEFAULT_MATCH_RULES),
         public_domains=public_domains or DEFAULT_PUBLIC_DOMAINS,
     )
-
-
-def tee_mapped_resources(source: Any, spool: RecordSpool, specs: Sequence[MappingSpec]) -> None:
-    """Adds a map step to each selected, mapped resource copying its records to ``spool``."""
-    for name in mapped_resources(specs):
-        resource = source.resources.get(name)
-        if resource is not None and resource.selected:
-            resource.add_map(spool.tee(name))
 
 
 def run_stripe_canonical(

@@ -18,7 +18,7 @@ from .models import (
 )
 from .runner import CanonicalOutcome, run_canonical
 from .spec import FieldMapping, MappingSpec, load_mapping, load_mappings, parse_mapping
-from .spool import RecordSpool
+from .spool import RecordSpool, tee_mapped_resources
 from .transforms import (
     TransformContext,
     TransformError,
@@ -44,6 +44,7 @@ __all__ = [
     "MatchRule",
     "RecordMapper",
     "RecordSpool",
+    "tee_mapped_resources",
     "TransformContext",
     "TransformError",
     "apply_mapping",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Optional
@@ -25,8 +25,9 @@ from typing import IO, Any, Optional
 from dlt.common.json import json
 
 from ..deadletters import is_dead_letter_row
+from .spec import MappingSpec
 
-__all__ = ["RecordSpool"]
+__all__ = ["RecordSpool", "tee_mapped_resources"]
 
 
 class RecordSpool:
@@ -120,3 +121,17 @@ class RecordSpool:
 
     def _path(self, resource: str) -> Path:
         return self.directory / f"{resource}.jsonl"
+
+
+def tee_mapped_resources(source: Any, spool: RecordSpool, specs: Sequence[MappingSpec]) -> None:
+    """Adds a map step to each selected, mapped resource copying its records to ``spool``.
+
+    Args:
+        source: The dlt source of the raw load.
+        spool: Where the records go until the canonical load.
+        specs: The mappings; their ``source_resource`` names the resources to copy.
+    """
+    for name in dict.fromkeys(spec.source_resource for spec in specs):
+        resource = source.resources.get(name)
+        if resource is not None and resource.selected:
+            resource.add_map(spool.tee(name))
