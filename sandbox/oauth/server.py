@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Optional
+
+from sandbox.background import BackgroundServer
 
 from .app import NETSUITE_PATH, RESOURCE_PATH, TOKEN_PATH, SandboxApp
 from .grants import TokenGrants
@@ -75,7 +75,7 @@ class _Caseless(dict[str, str]):
         return super().get(key.lower(), default)
 
 
-class OAuthSandbox:
+class OAuthSandbox(BackgroundServer):
     """A local OAuth 2.0 / OAuth 1.0a provider for tests.
 
     Attributes:
@@ -84,6 +84,8 @@ class OAuthSandbox:
         requests: One entry per request: method, path, status, and grant type,
             client id and client auth method where they apply; never a secret.
     """
+
+    label = "OAuth sandbox"
 
     def __init__(
         self,
@@ -123,8 +125,6 @@ class OAuthSandbox:
         self._grants = TokenGrants(self._state, jwt_public_keys or {}, jwt_audience or "")
         oauth1 = OAuth1Verifier(self._state, oauth1_consumers or {}, oauth1_tokens or {})
         self._app = SandboxApp(self._state, self._grants, oauth1)
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
 
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "stopped"
@@ -138,44 +138,8 @@ class OAuthSandbox:
         self._server = server
         if not self._jwt_audience:
             self._grants.jwt_audience = self.token_url
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="oauth-sandbox",
-        )
-        self._thread.start()
+        self._serve(self._server, poll_interval=0.05)
         return self
-
-    def stop(self) -> None:
-        """Stops the server and waits for its thread."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> OAuthSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (the sandbox must be started)."""
-        if self._server is None:
-            raise RuntimeError("the OAuth sandbox is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def token_url(self) -> str:

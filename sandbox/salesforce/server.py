@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Optional
 
 from requests.structures import CaseInsensitiveDict
 
+from sandbox.background import BackgroundServer
 from sandbox.oauth.grants import TokenGrants
 from sandbox.oauth.state import SandboxState
 
@@ -75,13 +74,15 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s - " + format, self.address_string(), *args)
 
 
-class SalesforceSandbox:
+class SalesforceSandbox(BackgroundServer):
     """A local Salesforce org: OAuth token endpoint, describe, query/queryAll, limits.
 
     Example:
         >>> with SalesforceSandbox(seed=7, volume=10) as sf:
         ...     sf.store.update("Account", account_id, Name="Renamed")
     """
+
+    label = "Salesforce sandbox"
 
     def __init__(
         self,
@@ -131,8 +132,6 @@ class SalesforceSandbox:
             api_limit=api_limit,
             bulk=BulkJobs(self.store, bulk_polls),
         )
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
 
     def start(self) -> SalesforceSandbox:
         """Starts serving; returns itself."""
@@ -141,49 +140,13 @@ class SalesforceSandbox:
         self._server = _Server(self.host, self._port, self.api)
         self.api.instance_url = self.base_url
         self._grants.jwt_audience = self.base_url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="salesforce-sandbox",
-        )
-        self._thread.start()
+        self._serve(self._server, poll_interval=0.05)
         logger.info("Salesforce sandbox listening on %s", self.base_url)
         return self
-
-    def stop(self) -> None:
-        """Stops the server and waits for its thread."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> SalesforceSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "stopped"
         return f"SalesforceSandbox(seed={self.seed}, {where})"
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``: login host and instance at once."""
-        if self._server is None:
-            raise RuntimeError("the Salesforce sandbox is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def token_url(self) -> str:

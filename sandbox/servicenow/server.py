@@ -6,11 +6,11 @@ import logging
 import random
 import socket
 import struct
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Optional
+
+from sandbox.background import BackgroundServer
 
 from .api import Reply, Stats, TableApi
 from .auth import Authenticator
@@ -77,13 +77,15 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("servicenow sandbox: %s %s", self.command, self.path.split("?", 1)[0])
 
 
-class ServiceNowSandbox:
+class ServiceNowSandbox(BackgroundServer):
     """A local ServiceNow instance: Table API, Basic auth, OAuth tokens, faults, deletes.
 
     Example:
         >>> with ServiceNowSandbox(seed=1) as sn:
         ...     sn.store.update("incident", sys_id, state="6")
     """
+
+    label = "ServiceNow sandbox"
 
     def __init__(
         self,
@@ -120,52 +122,14 @@ class ServiceNowSandbox:
         )
         self.faults = Faults(rate_limit, rate_window_s, self.clock)
         self.api = TableApi(self.store, self.auth, self.faults, "")
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
 
     def start(self) -> ServiceNowSandbox:
         """Serves on a free port of 127.0.0.1 in a background thread."""
         if self._server is None:
             self._server = _Server(("127.0.0.1", 0), self.api)
             self.api.base_url = self.base_url
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.02},
-                daemon=True,
-                name="servicenow-sandbox",
-            )
-            self._thread.start()
+            self._serve(self._server, poll_interval=0.02)
         return self
-
-    def stop(self) -> None:
-        """Stops serving."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> ServiceNowSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (started sandboxes only)."""
-        if self._server is None:
-            raise RuntimeError("the ServiceNow sandbox is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def token_url(self) -> str:
