@@ -519,6 +519,18 @@ class RecordGuard:
         if batch:
             yield batch
 
+    def reject(self, raw: Any, reason: str) -> Iterator[DataItemWithMeta]:
+        """Dead-letters a record refused after admission (e.g. by the columnar step).
+
+        Args:
+            raw: The record as received.
+            reason: One line without values.
+
+        Yields:
+            The dead-letter items for dlt.
+        """
+        yield from _DeadLetterRouter().route(self._dead_letter(raw, reason))
+
     def _dead_letter(self, raw: Any, reason: str) -> dict[str, Any]:
         row = dead_letter_row(
             source=self.source,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .columnar import RecordPage
 from .deadletters import RecordGuard
 from .monitor import SyncMonitor
 
@@ -18,6 +19,7 @@ def emit_page(
     updated: int = 0,
     deleted: int = 0,
     pages: int = 1,
+    as_pages: bool = False,
 ) -> Iterator[Any]:
     """Yields a page through the dead-letter guard and reports it to the run ledger.
 
@@ -29,15 +31,19 @@ def emit_page(
         updated: How many of the records change existing objects.
         deleted: How many of the records are deletions.
         pages: API pages this call stands for (0 for records from a shared feed).
+        as_pages: Yield good records as :class:`RecordPage` for the resource's
+            columnar step instead of as lists of dicts.
 
     Yields:
-        Lists of good records and dead-letter items, as dlt takes them.
+        Lists of good records (or record pages) and dead-letter items.
     """
     before = guard.dead_lettered
     loaded = 0
     for item in guard.batches(records):
         if isinstance(item, list):
             loaded += len(item)
+            yield RecordPage(item) if as_pages else item
+            continue
         yield item
     monitor.record(
         resource,

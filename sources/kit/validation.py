@@ -134,6 +134,7 @@ class RecordValidator:
         table_name: str,
         required: Sequence[str] = (),
         strict_types: Optional[Mapping[str, Union[type, tuple[type, ...]]]] = None,
+        check_columns: bool = True,
     ) -> None:
         """Creates a validator for one table.
 
@@ -149,6 +150,9 @@ class RecordValidator:
                 values dlt could coerce but code compares as they are (an incremental
                 cursor ``created`` that must stay ``int``). ``bool`` never passes as
                 ``int`` unless listed.
+            check_columns: Check every column's type and nullability. Off when a later
+                step checks them anyway (the columnar step types every value); keys,
+                required fields and strict types are always checked.
         """
         self.table_name = table_name
         self._primary_key = _as_names(primary_key)
@@ -156,6 +160,7 @@ class RecordValidator:
         self._declared = dict(columns or {})
         self._schema_getter = schema_getter
         self._strict_types = dict(strict_types or {})
+        self._check_columns = check_columns
         self._naming_cache: dict[int, _Naming] = {}
         self._rules_key: Optional[tuple[int, int, int, int]] = None
         self._rules: Optional[TableRules] = None
@@ -180,6 +185,10 @@ class RecordValidator:
         schema = self._live_schema()
         naming = self._naming_for(schema)
         rules = self._rules_for(schema, naming)
+        if not self._check_columns:
+            return self._key_violation(self._top_level(record)) or self._strict_type_violation(
+                record
+            )
         flat = naming.flatten(record, rules)
         return (
             self._key_violation(flat)
@@ -187,6 +196,13 @@ class RecordValidator:
             or _type_violation(flat, rules.types)
             or _not_null_violation(flat, rules.not_null)
         )
+
+    def _top_level(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The key and required fields, under their column names (they are top-level)."""
+        names = zip(
+            self._primary_key + self._required, self._pk_names + self._required_names, strict=True
+        )
+        return {normalized: record[key] for key, normalized in names if key in record}
 
     def _live_schema(self) -> Optional[dlt.Schema]:
         if self._schema_getter is None:

@@ -19,7 +19,8 @@ import pendulum
 from dlt.extract.resource import DltResource
 
 from sources.kit.backfill import StreamGovernor
-from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.columnar import ArrowPages, ColumnarStep, add_columnar_step
+from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.monitor import SyncMonitor
 
@@ -95,14 +96,16 @@ def make_resource(
 ) -> DltResource:
     """Builds the dlt resource for one Stripe object type."""
     if spec.mutable:
-        return dlt.resource(
-            mutable_objects(spec, listing, feed, run),
+        guard = make_guard(spec, run.run_id, "merge", columnar=True)
+        resource = dlt.resource(
+            mutable_objects(spec, listing, feed, run, guard),
             name=spec.name,
             write_disposition="merge",
             primary_key="id",
             columns=column_hints(spec),
             parallelized=True,
         )
+        return add_columnar_step(resource, columnar_step(spec, guard, run))
     return dlt.resource(
         immutable_objects(spec, listing, run),
         name=spec.name,
@@ -113,12 +116,25 @@ def make_resource(
     )
 
 
+def columnar_step(spec: StripeResource, guard: RecordGuard, run: RunContext) -> ColumnarStep:
+    """Turns the resource's record pages into Arrow tables shaped as dlt would shape them."""
+
+    def correct_ledger(refused: int) -> None:
+        run.monitor.record(spec.name, loaded=-refused, dead_lettered=refused, pages=0)
+
+    pages = ArrowPages(spec.name, declared=column_hints(spec))
+    return ColumnarStep(pages, guard, on_rejected=correct_ledger)
+
+
 def mutable_objects(
-    spec: StripeResource, listing: Listing, feed: ChangeFeed, run: RunContext
+    spec: StripeResource,
+    listing: Listing,
+    feed: ChangeFeed,
+    run: RunContext,
+    guard: RecordGuard,
 ) -> Iterator[Any]:
     """Full listing on the first run (or after the events window lapsed), changes after."""
     state = dlt.current.resource_state(spec.name)
-    guard = make_guard(spec, run.run_id, "merge")
     cursor: Optional[int] = state.get("events_cursor")
     run.monitor.cursor(spec.name, before=cursor)
     if cursor is not None and events_cursor_expired(cursor, feed.now):
@@ -132,7 +148,7 @@ def mutable_objects(
     if cursor is None:
         for page in listing.pages(spec, since=None):
             live = [shape_live_object(o) if isinstance(o, dict) else o for o in page]
-            yield from emit_page(guard, live, run.monitor, spec.name)
+            yield from emit_page(guard, live, run.monitor, spec.name, as_pages=True)
         state["full_sync_at"] = int(feed.now)
     else:
         changes = feed.changes_for(spec.object_type, since=cursor)
@@ -146,6 +162,7 @@ def mutable_objects(
             updated=sum(1 for c in changes if c.is_update),
             deleted=sum(1 for c in changes if c.is_delete),
             pages=0,
+            as_pages=True,
         )
     state["events_cursor"] = feed.next_cursor
     run.monitor.cursor(spec.name, after=feed.next_cursor)

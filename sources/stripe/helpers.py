@@ -25,6 +25,7 @@ from .settings import (
     EVENT_OVERLAP_S,
     EVENT_RETENTION_MARGIN_S,
     EVENT_RETENTION_S,
+    MAX_STREAMS,
     RESOURCES,
     RESOURCES_BY_NAME,
     STREAMS_PER_REQUEST_PER_S,
@@ -217,7 +218,7 @@ def stream_cap(client: StripeClient) -> int:
     """Slices listed at once across resources, from the configured rate limit."""
     limiter = client.session.rate_limiter
     rate = limiter.current_rate() if limiter is not None else 25.0
-    return max(BACKFILL_WORKERS, math.ceil(rate * STREAMS_PER_REQUEST_PER_S))
+    return min(MAX_STREAMS, max(BACKFILL_WORKERS, math.ceil(rate * STREAMS_PER_REQUEST_PER_S)))
 
 
 def select_resources(names: Optional[Sequence[str]]) -> list[StripeResource]:
@@ -261,8 +262,14 @@ def column_hints(spec: StripeResource) -> dict[str, TColumnSchema]:
     return columns
 
 
-def make_guard(spec: StripeResource, run_id: str, write_disposition: str) -> RecordGuard:
-    """Routes records that cannot be loaded as declared to ``_dead_letters``."""
+def make_guard(
+    spec: StripeResource, run_id: str, write_disposition: str, *, columnar: bool = False
+) -> RecordGuard:
+    """Routes records that cannot be loaded as declared to ``_dead_letters``.
+
+    With ``columnar`` the resource's columnar step types every value, so the guard only
+    checks the key, the cursor field and its strict type.
+    """
     validator = RecordValidator(
         primary_key=("id",),
         columns=column_hints(spec),
@@ -270,6 +277,7 @@ def make_guard(spec: StripeResource, run_id: str, write_disposition: str) -> Rec
         table_name=spec.name,
         required=(spec.time_field,),
         strict_types={spec.time_field: int},
+        check_columns=not columnar,
     )
     return RecordGuard(
         source="stripe",

@@ -24,6 +24,7 @@ from typing import IO, Any, Optional
 
 from dlt.common.json import json
 
+from ..columnar import RecordPage, columnar_step_index
 from ..deadletters import is_dead_letter_row
 from .spec import MappingSpec
 
@@ -67,7 +68,10 @@ class RecordSpool:
         """A ``resource.add_map`` step copying each record of ``resource`` to the spool."""
 
         def copy_record(item: Any) -> Any:
-            if isinstance(item, dict) and not is_dead_letter_row(item):
+            if isinstance(item, RecordPage):
+                for record in item.records:
+                    self.add(resource, record)
+            elif isinstance(item, dict) and not is_dead_letter_row(item):
                 self.add(resource, item)
             return item
 
@@ -134,4 +138,5 @@ def tee_mapped_resources(source: Any, spool: RecordSpool, specs: Sequence[Mappin
     for name in dict.fromkeys(spec.source_resource for spec in specs):
         resource = source.resources.get(name)
         if resource is not None and resource.selected:
-            resource.add_map(spool.tee(name))
+            # before a columnar step: the spool wants records, not Arrow tables
+            resource.add_map(spool.tee(name), insert_at=columnar_step_index(resource))

@@ -1,0 +1,562 @@
+"""Pages of records as Arrow tables shaped like dlt's relational normalizer output.
+
+dlt normalizes dict records row by row in Python (a few thousand Stripe objects per
+second on a small machine). :class:`ArrowPages` shapes a whole page at once and hands dlt
+an Arrow table, which dlt writes straight to parquet and loads without a second
+normalization pass. The root rows are the ones dlt itself produces for the same records:
+
+- nested dicts flattened into ``parent__child`` columns up to the schema's
+  ``max_nesting``, deeper values kept whole in ``json`` columns;
+- ``_dlt_load_id`` and a random ``_dlt_id`` (the row key nested tables point at);
+- column types follow the live dlt schema and the resource's declared hints (epoch
+  seconds into ``timestamp`` columns, ints into ``double``...); a new column takes the
+  type of its first value, as in dlt.
+
+Records that would produce nested rows (a non-empty list at a level dlt turns into a
+nested table) are handed back untouched and go through dlt's own normalizer: dlt 1.x
+creates nested tables only in normalize, and keeping them there keeps their ids, the
+root key propagation and the merge of nested rows exactly dlt's. Both kinds of rows land
+in the same root table within one load package, so merge and delete semantics are
+unchanged.
+
+A record whose value cannot be coerced to its column's type is returned as rejected
+with a one-line reason (no values in it), for the caller's dead-letter guard.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Optional, Protocol
+
+import dlt
+import orjson
+import pendulum
+import pyarrow as pa
+from dlt.common.data_types.type_helpers import coerce_value, py_type_to_sc_type
+from dlt.common.data_types.typing import TDataType
+from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
+from dlt.common.normalizers.utils import generate_dlt_ids
+from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+from dlt.extract.resource import DltResource
+
+from .validation import DEFAULT_MAX_NESTING, EMPTY_KEY, SchemaGetter
+
+logger = logging.getLogger(__name__)
+
+C_LOAD_ID = "_dlt_load_id"
+C_ID = "_dlt_id"
+
+JSON: TDataType = "json"
+TIMESTAMP: TDataType = "timestamp"
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "json": pa.string(),
+    "date": pa.date32(),
+    "binary": pa.binary(),
+}
+"""Arrow type of each dlt data type, as dlt writes them to parquet."""
+
+INPUT_TYPES: dict[str, pa.DataType] = {
+    **ARROW_TYPES,
+    "timestamp": pa.timestamp("s", tz="UTC"),
+}
+"""Arrow types Python values are converted into (epoch seconds for timestamps)."""
+
+FAST_TYPES: dict[str, tuple[type, ...]] = {
+    "text": (str,),
+    "bigint": (int,),
+    "double": (float, int),
+    "bool": (bool,),
+    "timestamp": (int,),
+}
+"""Python types taken as they are for a dlt type (anything else goes through coercion)."""
+
+DLT_HINTS: dict[str, TColumnSchema] = {
+    C_LOAD_ID: {"data_type": "text", "nullable": False},
+    C_ID: {"data_type": "text", "nullable": False, "unique": True, "row_key": True},
+}
+"""dlt's own root columns, declared as dlt's normalizer declares them."""
+
+LoadIdGetter = Callable[[], str]
+IdFactory = Callable[[int], list[str]]
+
+
+class CoercionError(ValueError):
+    """A value cannot be loaded into its column's type."""
+
+
+def current_load_id() -> str:
+    """The load id of the package being extracted (dlt's ``_dlt_load_id``)."""
+    return str(dlt.current.load_package_state()["load_id"])
+
+
+@dataclass
+class Page:
+    """One page converted.
+
+    Attributes:
+        items: Arrow items for dlt (the root table, with hints when new columns need them).
+        rows: Rows in the Arrow items.
+        records: Records left to dlt's normalizer (they have nested rows).
+        rejected: Records that cannot be loaded as typed, with one-line reasons.
+    """
+
+    items: list[Any] = field(default_factory=list)
+    rows: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[tuple[Any, str]] = field(default_factory=list)
+
+
+class _Slot:
+    """What to do with the values of one key under one prefix (computed once per run).
+
+    Attributes:
+        name: The column name.
+        descends: Dicts here are flattened (and lists become nested tables).
+        data_type: The column's dlt type, once known.
+        accepted: Python types stored as they are (``None`` always is).
+        children: The slots of the keys of a dict found here.
+    """
+
+    __slots__ = ("accepted", "children", "data_type", "descends", "name")
+
+    def __init__(
+        self,
+        name: str,
+        descends: bool,
+        data_type: Optional[TDataType],
+        children: Optional[dict[Any, _Slot]] = None,
+    ) -> None:
+        self.name = name
+        self.descends = descends
+        self.data_type = data_type
+        self.accepted = frozenset((type(None), *FAST_TYPES.get(data_type or "", ())))
+        self.children: dict[Any, _Slot] = {} if children is None else children
+
+
+class ArrowPages:
+    """Converts pages of records of one resource into Arrow tables for dlt.
+
+    Per run it compiles, for every key path it meets, the column name, whether dicts
+    there are flattened, and the Python types stored as they are, so a record costs a
+    few dictionary lookups per value; Arrow builds the columns in C++.
+
+    Example:
+        ```python
+        pages = ArrowPages("charges", declared=column_hints)
+        page = pages.convert(records)
+        yield from page.items            # arrow table(s) for charges
+        yield page.records               # records with nested rows: dlt normalizes them
+        ```
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        declared: Optional[Mapping[str, TColumnSchema]] = None,
+        schema_getter: Optional[SchemaGetter] = None,
+        load_id: LoadIdGetter = current_load_id,
+        ids: IdFactory = generate_dlt_ids,
+    ) -> None:
+        """Creates the converter for one resource (one root table).
+
+        Args:
+            table_name: The root table (the resource's table name, normalized already).
+            declared: The resource's column hints; their types win over inferred ones.
+            schema_getter: Returns the live dlt schema (types, naming, max nesting);
+                :func:`dlt.current.source_schema` inside extraction.
+            load_id: Returns the current load id.
+            ids: Makes ``n`` random root row ids.
+        """
+        self.table_name = table_name
+        named = {str(hint.get("name") or name): hint for name, hint in (declared or {}).items()}
+        self._declared = column_types(named)  # type: ignore[arg-type]
+        self._declared_not_null = {n for n, h in named.items() if h.get("nullable") is False}
+        self._schema_getter = schema_getter or _live_source_schema
+        self._load_id = load_id
+        self._ids = ids
+        self._schema: Optional[dlt.Schema] = None
+        self._naming: Any = None
+        self._max_nesting = DEFAULT_MAX_NESTING
+        self._types: dict[str, TDataType] = {}
+        self._not_null: tuple[str, ...] = ()
+        self._announced: set[str] = set()
+        self._root_plan: dict[Any, _Slot] = {}
+        self._columns: dict[str, None] = {}
+        self._preferred_json: dict[str, bool] = {}
+
+    def convert(self, records: Sequence[Any]) -> Page:
+        """Shapes one page of records into an Arrow table.
+
+        Args:
+            records: Records as dicts (already admitted by the caller's guard).
+
+        Returns:
+            The Arrow items, the records left to dlt's normalizer and the rejected ones.
+        """
+        self._refresh(self._schema_getter())
+        page = Page()
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            if not isinstance(record, dict):
+                page.rejected.append((record, "expected a JSON object"))
+                continue
+            try:
+                row, nested = self._flatten(record)
+            except CoercionError as exc:
+                page.rejected.append((record, str(exc)))
+                continue
+            reason = self._not_null_violation(row)
+            if reason:
+                page.rejected.append((record, reason))
+            elif nested:
+                page.records.append(record)
+            else:
+                rows.append(row)
+        if rows:
+            load_id = self._load_id()
+            for row, row_id in zip(rows, self._ids(len(rows)), strict=True):
+                row[C_LOAD_ID] = load_id
+                row[C_ID] = row_id
+            page.items.append(self._item(rows))
+            page.rows = len(rows)
+        return page
+
+    # ----------------------------------------------------------------- shaping
+
+    def _flatten(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The record's typed root row, and whether it also has nested rows."""
+        row: dict[str, Any] = {}
+        nested = self._flatten_into(row, record, self._root_plan, "", self._max_nesting)
+        return row, nested
+
+    def _flatten_into(
+        self,
+        row: dict[str, Any],
+        current: Mapping[str, Any],
+        plan: dict[Any, _Slot],
+        prefix: str,
+        level: int,
+    ) -> bool:
+        """Adds the columns of ``current`` (one nesting level) to ``row``; the hot loop."""
+        nested = False
+        for key, value in current.items():
+            slot = plan.get(key)
+            if slot is None:
+                slot = self._slot(plan, prefix, key, level)
+            value_type = type(value)
+            if value_type in slot.accepted:
+                row[slot.name] = value
+            elif slot.descends and value_type is dict:
+                if self._flatten_into(row, value, slot.children, slot.name, level - 1):
+                    nested = True
+            elif slot.descends and value_type is list:
+                if value:
+                    nested = True
+            else:
+                row[slot.name] = self._slow_value(plan, key, slot, value)
+        return nested
+
+    def _slot(self, plan: dict[Any, _Slot], prefix: str, key: Any, level: int) -> _Slot:
+        """Compiles what to do with ``key`` under ``prefix``."""
+        text = key if isinstance(key, str) else str(key)
+        norm = EMPTY_KEY if not text or text.isspace() else str(self._naming.normalize_path(text))
+        name = str(self._naming.shorten_fragments(prefix, norm)) if prefix else norm
+        data_type = self._types.get(name)
+        slot = plan[key] = _Slot(name, self._descends(name, data_type, level), data_type)
+        self._columns.setdefault(name, None)
+        return slot
+
+    def _slow_value(self, plan: dict[Any, _Slot], key: Any, slot: _Slot, value: Any) -> Any:
+        """A value the slot's fast path did not take: new column, JSON or coercion."""
+        name = slot.name
+        data_type = self._types.get(name)
+        if data_type is None:
+            data_type = self._types[name] = infer_type(value)
+        if data_type != slot.data_type:
+            descends = slot.descends and data_type != JSON
+            fresh = plan[key] = _Slot(name, descends, data_type, slot.children)
+            if type(value) in fresh.accepted:
+                return value
+        if data_type == JSON:
+            return orjson.dumps(value).decode()
+        return coerce(name, value, data_type)
+
+    def _descends(self, name: str, data_type: Optional[TDataType], level: int) -> bool:
+        """Whether a dict is flattened (or a list becomes a nested table) here, as in dlt."""
+        if level <= 0:
+            return False
+        if data_type is not None:
+            return data_type != JSON
+        preferred = self._preferred_json.get(name)
+        if preferred is None:
+            schema = self._schema
+            preferred = schema is not None and schema.get_preferred_type(name) == JSON
+            self._preferred_json[name] = preferred
+        return not preferred
+
+    def _not_null_violation(self, row: Mapping[str, Any]) -> Optional[str]:
+        for name in self._not_null:
+            if row.get(name) is None:
+                return f"column '{name}' is not nullable but is missing or null"
+        return None
+
+    # ------------------------------------------------------------------ arrow
+
+    def _item(self, rows: list[dict[str, Any]]) -> Any:
+        """The Arrow table, with the hints dlt cannot infer from Arrow."""
+        fields = [
+            pa.field(name, INPUT_TYPES.get(data_type, pa.string()))
+            for name in [*self._columns, C_LOAD_ID, C_ID]
+            if (data_type := self._type_of(name)) is not None
+        ]
+        table = pa.Table.from_struct_array(pa.array(rows, type=pa.struct(fields)))
+        table = finish_columns(table, self._not_null)
+        hints = self._new_hints(table.column_names)
+        if hints:
+            return dlt.mark.with_hints(table, dlt.mark.make_hints(columns=hints))
+        return table
+
+    def _type_of(self, name: str) -> Optional[TDataType]:
+        hint = DLT_HINTS.get(name)
+        if hint is not None:
+            return hint.get("data_type")
+        return self._types.get(name)
+
+    def _new_hints(self, names: Iterable[str]) -> dict[str, TColumnSchema]:
+        """Hints dlt cannot infer from Arrow (json, row key) for columns new in this run."""
+        hints: dict[str, TColumnSchema] = {}
+        for name in names:
+            if name in self._announced:
+                continue
+            self._announced.add(name)
+            if name in DLT_HINTS:
+                hints[name] = dict(DLT_HINTS[name])  # type: ignore[assignment]
+            elif self._types.get(name) == JSON:
+                hints[name] = {"data_type": "json"}
+        return hints
+
+    def _refresh(self, schema: Optional[dlt.Schema]) -> None:
+        """Takes the live schema's naming, nesting and column types for this page."""
+        self._schema = schema
+        naming = schema.naming if schema is not None else None
+        if naming is None:
+            naming = self._naming if self._naming is not None else SnakeCaseNaming()
+        nesting = schema_max_nesting(schema, self.table_name)
+        if naming is not self._naming or nesting != self._max_nesting:
+            self._naming, self._max_nesting = naming, nesting
+            self._root_plan = {}
+        table = schema.tables.get(self.table_name) if schema is not None else None
+        not_null = set(self._declared_not_null)
+        if table is not None:
+            columns = table["columns"]
+            spell_out_nullable(columns)
+            for name, data_type in column_types(columns).items():
+                self._types.setdefault(name, data_type)
+            not_null.update(
+                n for n, c in columns.items() if c.get("nullable") is False and n not in DLT_HINTS
+            )
+        self._types.update(self._declared)
+        self._not_null = tuple(sorted(not_null))
+
+
+def _live_source_schema() -> Optional[dlt.Schema]:
+    try:
+        return dlt.current.source_schema()
+    except Exception:  # noqa: BLE001 - outside extraction there is no live schema
+        return None
+
+
+def schema_max_nesting(schema: Optional[dlt.Schema], table_name: str) -> int:
+    """How deep dlt flattens dicts for ``table_name`` (table hint, then schema setting)."""
+    if schema is None:
+        return DEFAULT_MAX_NESTING
+    table = schema.tables.get(table_name) or {}
+    table_nesting = (table.get("x-normalizer") or {}).get("max_nesting")  # type: ignore[attr-defined]
+    if table_nesting is not None:
+        return int(table_nesting)
+    config = (schema._normalizers_config.get("json") or {}).get("config") or {}
+    return int(config.get("max_nesting", DEFAULT_MAX_NESTING))
+
+
+def spell_out_nullable(columns: TTableSchemaColumns) -> None:
+    """Writes ``nullable: true`` on typed columns that only imply it.
+
+    Columns declared by resource hints are stored without ``nullable`` (dlt reads a
+    missing flag as nullable). Columns computed from Arrow always carry the flag, and
+    dlt's ``data_type`` contract counts a flag that appears as a type change; spelling
+    the implied value out keeps the schema's meaning and the contract quiet.
+    """
+    for column in columns.values():
+        if column.get("data_type") and "nullable" not in column:
+            column["nullable"] = True
+
+
+def column_types(columns: TTableSchemaColumns) -> dict[str, TDataType]:
+    """The known data type of each (non-variant) column."""
+    types: dict[str, TDataType] = {}
+    for name, column in columns.items():
+        data_type = column.get("data_type")
+        if data_type and not column.get("variant"):
+            types[name] = data_type
+    return types
+
+
+def infer_type(value: Any) -> TDataType:
+    """dlt's data type for a Python value (dicts and lists kept whole are ``json``)."""
+    if isinstance(value, (dict, list)):
+        return JSON
+    return py_type_to_sc_type(type(value))
+
+
+def coerce_timestamp(name: str, value: Any) -> datetime:
+    """A timestamp column's value as an aware datetime (epoch seconds, ISO text...).
+
+    Raises:
+        CoercionError: dlt would put the value into a variant column.
+    """
+    try:
+        coerced = coerce_value("timestamp", py_type_to_sc_type(type(value)), value)
+    except Exception as exc:  # noqa: BLE001 - any failure is a variant in dlt
+        raise CoercionError(
+            f"column '{name}': {type(value).__name__} value is not coercible to timestamp"
+        ) from exc
+    if isinstance(coerced, datetime):
+        return coerced
+    if isinstance(coerced, date):
+        return pendulum.datetime(coerced.year, coerced.month, coerced.day)
+    raise CoercionError(f"column '{name}': {type(value).__name__} value is not a timestamp")
+
+
+def coerce(name: str, value: Any, data_type: TDataType) -> Any:
+    """Coerces a value the fast path did not take, the way dlt's normalizer would.
+
+    Raises:
+        CoercionError: dlt would put the value into a variant column.
+    """
+    if data_type == JSON:
+        return value
+    if isinstance(value, bool) and data_type in ("bigint", "double", "timestamp"):
+        raise CoercionError(f"column '{name}': bool value is not coercible to {data_type}")
+    if data_type == TIMESTAMP:
+        return coerce_timestamp(name, value)
+    try:
+        from_type = py_type_to_sc_type(type(value))
+        coerced = coerce_value(data_type, from_type, value)
+    except Exception as exc:  # noqa: BLE001 - any failure is a variant in dlt
+        raise CoercionError(
+            f"column '{name}': {type(value).__name__} value is not coercible to {data_type}"
+        ) from exc
+    if callable(coerced):
+        raise CoercionError(
+            f"column '{name}': {type(value).__name__} value would go to a variant column"
+        )
+    if isinstance(coerced, Decimal) and data_type == "double":
+        return float(coerced)
+    return coerced
+
+
+def finish_columns(table: pa.Table, not_null: Iterable[str]) -> pa.Table:
+    """Final Arrow types (microsecond timestamps) and nullability as dlt declares them."""
+    required = {*not_null, *DLT_HINTS}
+    fields = []
+    for field_ in table.schema:
+        arrow_type = field_.type
+        if pa.types.is_timestamp(arrow_type):
+            arrow_type = ARROW_TYPES[TIMESTAMP]
+        nullable = field_.name not in required or table.column(field_.name).null_count > 0
+        fields.append(pa.field(field_.name, arrow_type, nullable=nullable))
+    return table.cast(pa.schema(fields))
+
+
+class RecordPage:
+    """A page of admitted records on its way to the :class:`ColumnarStep`.
+
+    Not a list, so dlt hands it to pipe steps whole instead of record by record; steps
+    that look at records (the canonical spool's tee) iterate :attr:`records`.
+    """
+
+    __slots__ = ("records",)
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        """Wraps the records of one page."""
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __repr__(self) -> str:
+        return f"RecordPage({len(self.records)} records)"
+
+
+class Rejecter(Protocol):
+    """Turns a record the converter refused into dead-letter items (a RecordGuard)."""
+
+    def reject(self, raw: Any, reason: str) -> Iterator[Any]:
+        """Yields the dead-letter items for ``raw``."""
+        ...
+
+
+class ColumnarStep:
+    """The last pipe step of a resource: record pages in, Arrow tables out.
+
+    Anything that is not a :class:`RecordPage` (dead letters, state items) passes through.
+    Records the converter refuses are dead-lettered through ``rejecter``, and
+    ``on_rejected(n)`` corrects the run ledger's counts.
+    """
+
+    def __init__(
+        self,
+        pages: ArrowPages,
+        rejecter: Rejecter,
+        on_rejected: Optional[Callable[[int], None]] = None,
+    ) -> None:
+        """Creates the step.
+
+        Args:
+            pages: The converter of this resource.
+            rejecter: Dead-letters refused records (the resource's RecordGuard).
+            on_rejected: Called with the number of records refused on a page.
+        """
+        self.pages = pages
+        self._rejecter = rejecter
+        self._on_rejected = on_rejected
+
+    def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
+        """Converts one page; passes other items through."""
+        if not isinstance(item, RecordPage):
+            yield item
+            return
+        page = self.pages.convert(item.records)
+        yield from page.items
+        if page.records:
+            yield page.records
+        for raw, reason in page.rejected:
+            yield from self._rejecter.reject(raw, reason)
+        if page.rejected and self._on_rejected is not None:
+            self._on_rejected(len(page.rejected))
+
+
+def add_columnar_step(resource: DltResource, step: ColumnarStep) -> DltResource:
+    """Appends ``step`` as the resource's last pipe step."""
+    return resource.add_yield_map(step)
+
+
+def columnar_step_index(resource: DltResource) -> Optional[int]:
+    """Position of the resource's :class:`ColumnarStep` in its pipe (steps added later
+    that want records, not Arrow tables, are inserted there)."""
+    for index, step in enumerate(resource._pipe.steps):
+        function = getattr(step, "_f_meta", None) or getattr(step, "_f", None)
+        if isinstance(function, ColumnarStep):
+            return index
+    return None

@@ -1,0 +1,203 @@
+"""The columnar (Arrow) path loads exactly what dlt's own normalizer loads.
+
+The same Stripe objects go into two DuckDB files: once as dicts through dlt's relational
+normalizer, once through :class:`ArrowPages`. Tables, column types, values, nested
+tables and the merge of a second, changed batch must be identical.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+
+from sandbox.stripe import StripeSandbox
+from sources.kit.columnar import ArrowPages, ColumnarStep, RecordPage, add_columnar_step
+from sources.stripe.helpers import column_hints, shape_live_object
+from sources.stripe.settings import RESOURCES_BY_NAME
+
+pytestmark = pytest.mark.e2e
+
+RESOURCES = ("charges", "customers", "invoices")
+DLT_IDS = ("_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id")
+
+
+class _Rejects:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def reject(self, raw: Any, reason: str) -> Iterator[Any]:
+        self.reasons.append(reason)
+        yield from ()
+
+
+def sandbox_records(volume: int = 12) -> dict[str, list[dict[str, Any]]]:
+    with StripeSandbox(seed=5, volume=volume, rate_limit=0) as sandbox:
+        return {
+            name: [shape_live_object(copy.deepcopy(o)) for o in sandbox.store.listable(name)]
+            for name in RESOURCES
+        }
+
+
+def with_lists(records: dict[str, list[dict[str, Any]]]) -> None:
+    """Gives some objects non-empty top-level lists (nested tables) and odd values."""
+    for index, customer in enumerate(records["customers"]):
+        customer["preferred_locales"] = ["en", "fr"][: index % 3]
+        customer["metadata"] = {"Plan Tier": "gold"} if index % 2 else {}
+    for index, invoice in enumerate(records["invoices"]):
+        invoice["customer_tax_ids"] = (
+            [{"type": "eu_vat", "value": f"DE{index:09d}", "extra": {"k": 1}}] if index % 2 else []
+        )
+
+
+def dict_source(records: dict[str, list[dict[str, Any]]]) -> Any:
+    @dlt.source(name="stripe", max_table_nesting=1)
+    def source() -> Any:
+        return [
+            dlt.resource(
+                records[name],
+                name=name,
+                write_disposition="merge",
+                primary_key="id",
+                columns=column_hints(RESOURCES_BY_NAME[name]),
+            )
+            for name in RESOURCES
+        ]
+
+    return source()
+
+
+def columnar_source(records: dict[str, list[dict[str, Any]]], rejects: _Rejects) -> Any:
+    def pages(name: str) -> Iterator[Any]:
+        items = records[name]
+        for start in range(0, len(items), 7):
+            yield RecordPage(items[start : start + 7])
+
+    @dlt.source(name="stripe", max_table_nesting=1)
+    def source() -> Any:
+        resources = []
+        for name in RESOURCES:
+            hints = column_hints(RESOURCES_BY_NAME[name])
+            resource = dlt.resource(
+                pages(name),
+                name=name,
+                write_disposition="merge",
+                primary_key="id",
+                columns=hints,
+            )
+            step = ColumnarStep(ArrowPages(name, declared=hints), rejects)
+            resources.append(add_columnar_step(resource, step))
+        return resources
+
+    return source()
+
+
+def run(pipeline_name: str, path: Path, source: Any) -> dlt.Pipeline:
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=dlt.destinations.duckdb(str(path)),
+        dataset_name="stripe",
+    )
+    pipeline.run(source, loader_file_format="parquet")
+    return pipeline
+
+
+def table_shapes(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
+    """Per table: parent and the data type of each non-dlt column."""
+    return {
+        table["name"]: {
+            "parent": table.get("parent"),
+            "columns": {
+                name: column.get("data_type")
+                for name, column in table["columns"].items()
+                if not name.startswith("_dlt") and column.get("data_type")
+            },
+        }
+        for table in pipeline.default_schema.data_tables()
+    }
+
+
+def table_rows(path: Path, table: str, parent: str | None) -> list[tuple[Any, ...]]:
+    """Rows without dlt's ids; nested rows with their root object's id and list index."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        present = {row[0] for row in con.execute(f"DESCRIBE stripe.{table}").fetchall()}
+        exclude = ", ".join(c for c in DLT_IDS if c in present)
+        if parent is None:
+            query = f"SELECT * EXCLUDE ({exclude}) FROM stripe.{table} ORDER BY id"
+        else:
+            query = (
+                f"SELECT r.id AS root_object, c._dlt_list_idx, c.* EXCLUDE ({exclude}) "
+                f"FROM stripe.{table} c JOIN stripe.{parent} r ON c._dlt_root_id = r._dlt_id "
+                "ORDER BY 1, 2"
+            )
+        cursor = con.execute(query)
+        names = [d[0] for d in cursor.description]
+        order = sorted(range(len(names)), key=lambda i: names[i])
+        return [tuple(row[i] for i in order) for row in cursor.fetchall()]
+
+
+def assert_same_load(dict_pipe: dlt.Pipeline, arrow_pipe: dlt.Pipeline, tmp_path: Path) -> None:
+    dict_shapes, arrow_shapes = table_shapes(dict_pipe), table_shapes(arrow_pipe)
+    assert arrow_shapes == dict_shapes
+    assert any(shape["parent"] for shape in dict_shapes.values()), "no nested table exercised"
+    for table, shape in dict_shapes.items():
+        expected = table_rows(tmp_path / "dict.duckdb", table, shape["parent"])
+        actual = table_rows(tmp_path / "arrow.duckdb", table, shape["parent"])
+        assert actual == expected, table
+        assert expected, f"{table} is empty"
+
+
+def test_columnar_load_and_merge_match_dlts_normalizer(dlt_home: Path, tmp_path: Path) -> None:
+    records = sandbox_records()
+    with_lists(records)
+    rejects = _Rejects()
+    dict_pipe = run("eq_dict", tmp_path / "dict.duckdb", dict_source(copy.deepcopy(records)))
+    arrow_pipe = run(
+        "eq_arrow", tmp_path / "arrow.duckdb", columnar_source(copy.deepcopy(records), rejects)
+    )
+    assert_same_load(dict_pipe, arrow_pipe, tmp_path)
+
+    changed = {name: copy.deepcopy(items[:6]) for name, items in records.items()}
+    changed["customers"][1]["preferred_locales"] = []  # emptied list: nested rows go
+    changed["customers"][2]["preferred_locales"] = ["de"]  # changed list
+    changed["customers"][3]["email"] = "changed@example.com"
+    changed["invoices"][1]["customer_tax_ids"] = []
+    changed["charges"][0]["deleted"] = True
+    run("eq_dict", tmp_path / "dict.duckdb", dict_source(copy.deepcopy(changed)))
+    run("eq_arrow", tmp_path / "arrow.duckdb", columnar_source(copy.deepcopy(changed), rejects))
+    assert_same_load(dict_pipe, arrow_pipe, tmp_path)
+    assert rejects.reasons == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        pytest.param("amount", "12.50 EUR", "column 'amount'", id="text-in-bigint"),
+        pytest.param("created", "not a date", "column 'created'", id="bad-timestamp"),
+        pytest.param("paid", "maybe", "column 'paid'", id="text-in-bool"),
+    ],
+)
+def test_values_that_do_not_fit_are_rejected_with_a_reason(
+    field: str, value: Any, reason: str
+) -> None:
+    records = sandbox_records(volume=4)["charges"]
+    pages = ArrowPages(
+        "charges",
+        declared=column_hints(RESOURCES_BY_NAME["charges"]),
+        load_id=lambda: "1",
+        schema_getter=lambda: None,
+    )
+    pages.convert(records[:2])  # learns the column types, as earlier pages of a run do
+    bad = copy.deepcopy(records[2])
+    bad[field] = value
+    page = pages.convert([bad, records[3]])
+    assert [r for r, _ in page.rejected] == [bad]
+    assert page.rejected[0][1].startswith(reason)
+    assert page.rows == 1
+    table = page.items[0]
+    assert table.column("id").to_pylist() == [records[3]["id"]]
