@@ -16,6 +16,7 @@ from typing import Any, Optional
 from urllib.parse import urlparse
 
 import dlt
+import orjson
 from dlt.common.configuration.inject import with_config
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import Response
@@ -41,6 +42,7 @@ from .settings import (
     DEFAULT_BASE_URL,
     ENDPOINT_GROUPS,
     LIVE_RATE_LIMIT,
+    NO_RATE_LIMIT,
     PAGE_SIZE,
     SHOULD_RETRY_HEADER,
     STRIPE_VERSION,
@@ -55,6 +57,13 @@ Page = list[dict[str, Any]]
 def rate_limit_for_key(api_key: str) -> float:
     """Returns Stripe's read limit for the mode the key belongs to (live or test)."""
     return LIVE_RATE_LIMIT if "_live_" in api_key else TEST_RATE_LIMIT
+
+
+def requests_per_second(api_key: str, rate_limit: Optional[float]) -> float:
+    """The proactive limit: configured, Stripe's default for the key, or none for 0."""
+    if rate_limit is None:
+        return rate_limit_for_key(api_key)
+    return float(rate_limit) if rate_limit > 0 else NO_RATE_LIMIT
 
 
 def build_session(
@@ -73,7 +82,8 @@ def build_session(
     Args:
         api_key: The secret key; registered with the redactor before anything is logged.
         base_url: API root; its host is the only one credentials are sent to.
-        rate_limit: Requests per second; defaults to Stripe's limit for the key's mode.
+        rate_limit: Requests per second; defaults to Stripe's limit for the key's mode,
+            0 for no proactive limit.
         settings: Timeouts and retry settings; Stripe defaults when omitted.
         redactor: Where secrets are registered; the process-wide one by default.
         clock: Monotonic clock (injected in tests).
@@ -91,7 +101,7 @@ def build_session(
         settings.allowed_hosts = (host,)
     if settings.should_retry_header is None:
         settings.should_retry_header = SHOULD_RETRY_HEADER
-    per_second = rate_limit or rate_limit_for_key(api_key)
+    per_second = requests_per_second(api_key, rate_limit)
     limiter = RateLimiter(
         default=RateLimit(per_second=per_second),
         groups={
@@ -199,8 +209,8 @@ class StripeClient:
         response = self.rest_client(label).get(path, params=dict(params))
         raise_for_stripe(response)
         try:
-            body = response.json()
-        except RequestsJSONDecodeError as exc:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise not_json_error(path, response) from exc
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
@@ -316,7 +326,8 @@ def make_client(
         base_url: API root; any Stripe-compatible server.
         stripe_account: Connected account to act on (``Stripe-Account`` header).
         stripe_version: Pinned API version (``Stripe-Version`` header).
-        rate_limit: Requests per second; Stripe's limit for the key's mode by default.
+        rate_limit: Requests per second; Stripe's limit for the key's mode by default,
+            0 for no proactive limit (429s and rate-limit headers are still obeyed).
         connect_timeout: Seconds to wait for a connection.
         read_timeout: Seconds to wait for a response.
         max_attempts: Attempts per request before giving up.

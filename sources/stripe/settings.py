@@ -29,6 +29,14 @@ STREAMS_PER_REQUEST_PER_S = 0.25
 """Slices listed at once across resources, per request/s of the rate limit: enough to
 keep the limit busy at ~250 ms per request, few enough that splits stay rare."""
 
+MAX_STREAMS = 16
+"""Slices listed at once across resources, whatever the rate limit (threads cost memory
+and CPU; beyond this the client, not the API, is the bottleneck)."""
+
+NO_RATE_LIMIT = 1_000_000.0
+"""Requests per second used when ``sources.stripe.rate_limit`` is 0 (no proactive
+limit: for a local emulator or an account with raised limits; 429s still slow down)."""
+
 EVENT_RETENTION_S = 30 * 24 * 3600
 """Stripe lists events of the last 30 days only."""
 
