@@ -21,7 +21,7 @@ from dlt.extract.resource import DltResource
 from sources.kit.backfill import StreamGovernor
 from sources.kit.columnar import ArrowPages, ColumnarStep, add_columnar_step
 from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
-from sources.kit.emit import emit_page
+from sources.kit.emit import emit_page, gather_pages
 from sources.kit.monitor import SyncMonitor
 
 from .client import StripeClient, make_client
@@ -38,7 +38,7 @@ from .helpers import (
     shape_live_object,
     stream_cap,
 )
-from .settings import BACKFILL_WORKERS, RESOURCES, StripeResource
+from .settings import BACKFILL_WORKERS, COLUMNAR_BATCH, RESOURCES, StripeResource
 
 logger = logging.getLogger("sluice.stripe")
 
@@ -56,6 +56,7 @@ def stripe_source(
     run_id: Optional[str] = None,
     monitor: Optional[SyncMonitor] = None,
     clock: Optional[Callable[[], float]] = None,
+    columnar: bool = True,
 ) -> Any:
     """Loads Stripe objects, catching later changes from the events feed.
 
@@ -72,6 +73,9 @@ def stripe_source(
         run_id: Identifier of this run, written with dead letters and the ledger.
         monitor: Run ledger counters (records, pages, cursors) the resources report to.
         clock: Wall clock in unix seconds (injected in tests).
+        columnar: Hand dlt Arrow tables for the mutable resources
+            (``sources.stripe.columnar``); ``false`` sends every record through dlt's own
+            normalizer (same tables, several times slower).
 
     Returns:
         The selected resources.
@@ -88,23 +92,33 @@ def stripe_source(
         workers=backfill_workers,
         governor=StreamGovernor(stream_cap(client)),
     )
-    return [make_resource(spec, listing=listing, feed=feed, run=run) for spec in selected]
+    return [
+        make_resource(spec, listing=listing, feed=feed, run=run, columnar=columnar)
+        for spec in selected
+    ]
 
 
 def make_resource(
-    spec: StripeResource, *, listing: Listing, feed: ChangeFeed, run: RunContext
+    spec: StripeResource,
+    *,
+    listing: Listing,
+    feed: ChangeFeed,
+    run: RunContext,
+    columnar: bool = True,
 ) -> DltResource:
     """Builds the dlt resource for one Stripe object type."""
     if spec.mutable:
-        guard = make_guard(spec, run.run_id, "merge", columnar=True)
+        guard = make_guard(spec, run.run_id, "merge", columnar=columnar)
         resource = dlt.resource(
-            mutable_objects(spec, listing, feed, run, guard),
+            mutable_objects(spec, listing, feed, run, guard, columnar),
             name=spec.name,
             write_disposition="merge",
             primary_key="id",
             columns=column_hints(spec),
             parallelized=True,
         )
+        if not columnar:
+            return resource
         return add_columnar_step(resource, columnar_step(spec, guard, run))
     return dlt.resource(
         immutable_objects(spec, listing, run),
@@ -132,6 +146,7 @@ def mutable_objects(
     feed: ChangeFeed,
     run: RunContext,
     guard: RecordGuard,
+    columnar: bool = True,
 ) -> Iterator[Any]:
     """Full listing on the first run (or after the events window lapsed), changes after."""
     state = dlt.current.resource_state(spec.name)
@@ -146,9 +161,17 @@ def mutable_objects(
         )
         cursor = None
     if cursor is None:
-        for page in listing.pages(spec, since=None):
-            live = [shape_live_object(o) if isinstance(o, dict) else o for o in page]
-            yield from emit_page(guard, live, run.monitor, spec.name, as_pages=True)
+        for batch, pages in gather_pages(listing.pages(spec, since=None), COLUMNAR_BATCH):
+            live = [shape_live_object(o) if isinstance(o, dict) else o for o in batch]
+            yield from emit_page(
+                guard,
+                live,
+                run.monitor,
+                spec.name,
+                pages=pages,
+                as_pages=columnar,
+                max_batch=COLUMNAR_BATCH,
+            )
         state["full_sync_at"] = int(feed.now)
     else:
         changes = feed.changes_for(spec.object_type, since=cursor)
@@ -162,7 +185,8 @@ def mutable_objects(
             updated=sum(1 for c in changes if c.is_update),
             deleted=sum(1 for c in changes if c.is_delete),
             pages=0,
-            as_pages=True,
+            as_pages=columnar,
+            max_batch=COLUMNAR_BATCH,
         )
     state["events_cursor"] = feed.next_cursor
     run.monitor.cursor(spec.name, after=feed.next_cursor)

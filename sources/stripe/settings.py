@@ -29,6 +29,10 @@ STREAMS_PER_REQUEST_PER_S = 0.25
 """Slices listed at once across resources, per request/s of the rate limit: enough to
 keep the limit busy at ~250 ms per request, few enough that splits stay rare."""
 
+COLUMNAR_BATCH = 2000
+"""Objects per Arrow table handed to dlt (dlt's per-item costs are paid per batch; the
+batch's dicts are held in memory until converted)."""
+
 MAX_STREAMS = 16
 """Slices listed at once across resources, whatever the rate limit (threads cost memory
 and CPU; beyond this the client, not the API, is the bottleneck)."""
