@@ -11,6 +11,7 @@ from typing import Any, Generic, Optional, Protocol, TypeVar
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.kit.errors import SluiceError
@@ -83,19 +84,42 @@ def configured_duckdb_credentials() -> Optional[str]:
     return str(value) if value else None
 
 
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory cap during loads (``sluice.duckdb_memory_limit``). DuckDB's own default
+is 80% of the machine's RAM, and a merge of a large first sync would take it; above
+the cap DuckDB spills to disk."""
+
+
+def duckdb_global_config() -> dict[str, Any]:
+    """DuckDB settings for every connection dlt opens (the memory cap, unless "none")."""
+    limit = str(dlt.config.get("sluice.duckdb_memory_limit") or DEFAULT_DUCKDB_MEMORY_LIMIT)
+    return {} if limit.lower() in ("none", "default", "0") else {"memory_limit": limit}
+
+
 def make_destination(name: str, pipeline_name: str, dataset_name: str) -> Any:
-    """Resolves ``--destination``; DuckDB gets a clash-free default file name.
+    """Resolves ``--destination``; DuckDB gets a clash-free default file and a memory cap.
 
     Raises:
         UserFacingError: The DuckDB file name equals the dataset name.
     """
     if name != "duckdb":
         return name
+    settings = duckdb_global_config()
     configured = configured_duckdb_credentials()
     if configured:
         check_duckdb_name_clash(configured, dataset_name)
-        return dlt.destinations.duckdb()
-    return dlt.destinations.duckdb(destination_name=default_duckdb_name(pipeline_name))
+        if not settings or configured.startswith(":") or "://" in configured:
+            return dlt.destinations.duckdb()
+        return dlt.destinations.duckdb(
+            credentials=DuckDbCredentials(configured, global_config=settings)
+        )
+    default_name = default_duckdb_name(pipeline_name)
+    if not settings:
+        return dlt.destinations.duckdb(destination_name=default_name)
+    return dlt.destinations.duckdb(
+        destination_name=default_name,
+        credentials=DuckDbCredentials(f"{default_name}.duckdb", global_config=settings),
+    )
 
 
 def check_duckdb_name_clash(database: str, dataset_name: str) -> None:

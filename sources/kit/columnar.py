@@ -513,6 +513,11 @@ class ColumnarStep:
     Anything that is not a :class:`RecordPage` (dead letters, state items) passes through.
     Records the converter refuses are dead-lettered through ``rejecter``, and
     ``on_rejected(n)`` corrects the run ledger's counts.
+
+    With ``unique_key`` the step also passes each key at most once per run (a later copy
+    of an object already sent is dropped and counted through ``on_duplicates``), so
+    the resource can declare its load package deduplicated and spare the destination
+    the merge's dedup pass (a window over the whole staging table).
     """
 
     def __init__(
@@ -520,6 +525,9 @@ class ColumnarStep:
         pages: ArrowPages,
         rejecter: Rejecter,
         on_rejected: Optional[Callable[[int], None]] = None,
+        *,
+        unique_key: Optional[str] = None,
+        on_duplicates: Optional[Callable[[int], None]] = None,
     ) -> None:
         """Creates the step.
 
@@ -527,17 +535,39 @@ class ColumnarStep:
             pages: The converter of this resource.
             rejecter: Dead-letters refused records (the resource's RecordGuard).
             on_rejected: Called with the number of records refused on a page.
+            unique_key: Top-level key each record is passed once per run by.
+            on_duplicates: Called with the number of repeated records dropped on a page.
         """
         self.pages = pages
         self._rejecter = rejecter
         self._on_rejected = on_rejected
+        self._unique_key = unique_key
+        self._on_duplicates = on_duplicates
+        self._seen: set[Any] = set()
+
+    def _first_copies(self, records: list[Any]) -> list[Any]:
+        """The records whose key was not passed before in this run."""
+        key, seen = self._unique_key, self._seen
+        fresh = []
+        for record in records:
+            value = record.get(key) if isinstance(record, dict) else None
+            if value is not None and value in seen:
+                continue
+            seen.add(value)
+            fresh.append(record)
+        if len(fresh) < len(records):
+            logger.info("dropped %d repeated record(s)", len(records) - len(fresh))
+            if self._on_duplicates is not None:
+                self._on_duplicates(len(records) - len(fresh))
+        return fresh
 
     def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
         """Converts one page; passes other items through."""
         if not isinstance(item, RecordPage):
             yield item
             return
-        page = self.pages.convert(item.records)
+        records = item.records if self._unique_key is None else self._first_copies(item.records)
+        page = self.pages.convert(records)
         yield from page.items
         if page.records:
             yield page.records

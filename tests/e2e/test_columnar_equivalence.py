@@ -201,3 +201,30 @@ def test_values_that_do_not_fit_are_rejected_with_a_reason(
     assert page.rows == 1
     table = page.items[0]
     assert table.column("id").to_pylist() == [records[3]["id"]]
+
+
+def test_each_id_passes_once_per_run_so_the_package_is_deduplicated() -> None:
+    records = sandbox_records(volume=4)["customers"]
+    repeated: list[int] = []
+    step = ColumnarStep(
+        ArrowPages("customers", load_id=lambda: "1", schema_getter=lambda: None),
+        _Rejects(),
+        unique_key="id",
+        on_duplicates=repeated.append,
+    )
+    first = list(step(RecordPage(records[:3])))
+    second = list(step(RecordPage([copy.deepcopy(records[1]), records[3]])))
+
+    def ids(items: list[Any]) -> list[str]:
+        found: list[str] = []
+        for item in items:
+            table = getattr(item, "data", item)
+            if isinstance(table, list):
+                found += [r["id"] for r in table]
+            else:
+                found += table.column("id").to_pylist()
+        return found
+
+    assert sorted(ids(first)) == sorted(r["id"] for r in records[:3])
+    assert ids(second) == [records[3]["id"]]
+    assert repeated == [1]
