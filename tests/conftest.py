@@ -59,8 +59,27 @@ def postgres_dsn(postgres_server: PostgresServer, request: pytest.FixtureRequest
 _EXIT_STATUS: list[int] = []
 
 
+_SKIPPED_ON_CI: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """On CI, remembers every skipped test: CI must run them all (Postgres, the lake...)."""
+    if report.skipped and os.environ.get("CI"):
+        _SKIPPED_ON_CI.append(report.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remembers the exit status for :func:`pytest_unconfigure`."""
+    """Fails a CI run that skipped tests; remembers the exit status for unconfigure."""
+    if _SKIPPED_ON_CI and int(exitstatus) == 0:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"CI=true but {len(_SKIPPED_ON_CI)} test(s) were skipped "
+                f"(first: {_SKIPPED_ON_CI[0]}); install what they need (see .ci/run)",
+                red=True,
+            )
+        session.exitstatus = 1
+        exitstatus = 1
     _EXIT_STATUS.append(int(exitstatus))
 
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .bulk import parse_bulk
 from .faults import Faults
 from .server import StripeSandbox
 
@@ -36,8 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stall-rate", type=float, default=0.0)
     parser.add_argument("--stall-seconds", type=float, default=30.0)
     parser.add_argument("--malformed-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--bulk",
+        type=bulk_counts,
+        default=None,
+        help="extra historical customers, charges and invoices held as JSON, for benchmarks "
+        "(e.g. charges=110000,customers=30000,invoices=60000)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
+
+
+def bulk_counts(text: str) -> dict[str, int]:
+    """Parse ``--bulk`` (see ``bulk.parse_bulk``) with argparse's error reporting."""
+    try:
+        return parse_bulk(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def faults_from(args: argparse.Namespace) -> Faults:
@@ -64,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults_from(args),
         host=args.host,
         port=args.port,
+        bulk=args.bulk,
     )
     stopped = threading.Event()
 

@@ -315,7 +315,8 @@ def parse_list_query(list_name: str, params: Mapping[str, Any]) -> ListQuery:
 
 
 def _matches(entry: Entry, predicates: Sequence[Predicate]) -> bool:
-    return all(predicate(entry.obj) for predicate in predicates)
+    obj = entry.obj  # decoded once for entries held only as JSON
+    return all(predicate(obj) for predicate in predicates)
 
 
 def _window(entries: Sequence[Entry], query: ListQuery, since: int | None) -> tuple[int, int]:
@@ -331,6 +332,8 @@ def _window(entries: Sequence[Entry], query: ListQuery, since: int | None) -> tu
 
 
 def _walk(entries: Sequence[Entry], indexes: range, query: ListQuery) -> tuple[list[Entry], bool]:
+    if not query.predicates:  # no filter: the page is the first ``limit`` indexes
+        return [entries[index] for index in indexes[: query.limit]], len(indexes) > query.limit
     found: list[Entry] = []
     for index in indexes:
         entry = entries[index]

@@ -15,6 +15,7 @@ from typing import Any
 
 from .api import ApiRequest, ApiResponse, Sleep, StripeApi
 from .auth import Authenticator, is_live_key
+from .bulk import BulkCounts, add_bulk
 from .clock import Clock, SandboxClock
 from .control import ControlApi
 from .factory import Account, Factory
@@ -166,6 +167,7 @@ class StripeSandbox:
         *,
         sleep: Sleep | None = None,
         rate_clock: Callable[[], float] = time.monotonic,
+        bulk: BulkCounts | None = None,
     ) -> None:
         """Generate the account (the server starts with ``start``).
 
@@ -183,9 +185,14 @@ class StripeSandbox:
             port: Port to listen on (0: any free port).
             sleep: How latency and stalls wait; by default a wait that ``stop`` interrupts.
             rate_clock: Monotonic seconds for the rate limiter's buckets.
+            bulk: Extra historical customers, charges and invoices added after the seeded
+                history, by type or list name (``{"charges": 110_000, "customers": 30_000}``):
+                realistic clones of seeded objects held only as JSON, without creation
+                events (see ``bulk.py``); for throughput benchmarks.
 
         Raises:
-            ValueError: If no API key is given or ``volume`` is negative.
+            ValueError: If no API key is given, ``volume`` is negative or ``bulk`` cannot be
+                made (unsupported type, nothing seeded to clone).
         """
         self._api_keys = tuple(api_keys)
         authenticator = Authenticator(self._api_keys)
@@ -201,6 +208,8 @@ class StripeSandbox:
         self.store = Store(factory, now)
         history = generate_history(factory, random.Random(f"{seed}:data"), volume, int(now()))
         self.store.load(history)
+        if bulk:
+            add_bulk(self.store, bulk, random.Random(f"{seed}:bulk"), int(now()))
         self.stats = SandboxStats()
         self._injector = FaultInjector(faults or Faults(), random.Random(f"{seed}:faults"))
         self._api = StripeApi(
