@@ -96,6 +96,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--start-date", help="only objects created on or after (ISO 8601)")
     parser.add_argument(
+        "--table-format",
+        choices=["delta"],
+        help="write Delta tables (filesystem destination; merges become upserts)",
+    )
+    parser.add_argument(
         "--reconcile-webhooks",
         action="store_true",
         help="after the poll, load the events the webhook receiver missed "
@@ -158,7 +163,11 @@ def run(args: argparse.Namespace) -> int:
             # Built inside the run so a rejected key still leaves a `failed` ledger row.
             slot.client = build_client(overrides)
             # Only flags the user gave: the rest resolves from sources.stripe.* config.
-            given = {"resources": args.resources, "start_date": args.start_date}
+            given = {
+                "resources": args.resources,
+                "start_date": args.start_date,
+                "table_format": args.table_format,
+            }
             source = stripe_source(
                 client=slot.client,
                 run_id=run_id,

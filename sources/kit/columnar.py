@@ -38,6 +38,7 @@ import pendulum
 import pyarrow as pa
 from dlt.common.data_types.type_helpers import coerce_value, py_type_to_sc_type
 from dlt.common.data_types.typing import TDataType
+from dlt.common.normalizers.json.helpers import get_row_hash
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
@@ -167,6 +168,7 @@ class ArrowPages:
         schema_getter: Optional[SchemaGetter] = None,
         load_id: LoadIdGetter = current_load_id,
         ids: IdFactory = generate_dlt_ids,
+        key_hash_ids: Optional[str] = None,
     ) -> None:
         """Creates the converter for one resource (one root table).
 
@@ -177,8 +179,12 @@ class ArrowPages:
                 :func:`dlt.current.source_schema` inside extraction.
             load_id: Returns the current load id.
             ids: Makes ``n`` random root row ids.
+            key_hash_ids: Derive each root ``_dlt_id`` from this key column instead, as
+                dlt does for the ``upsert`` merge strategy (its nested rows are matched
+                to their root by it).
         """
         self.table_name = table_name
+        self._key_hash_ids = key_hash_ids
         named = {str(hint.get("name") or name): hint for name, hint in (declared or {}).items()}
         self._declared = column_types(named)  # type: ignore[arg-type]
         self._declared_not_null = {n for n, h in named.items() if h.get("nullable") is False}
@@ -225,12 +231,18 @@ class ArrowPages:
                 rows.append(row)
         if rows:
             load_id = self._load_id()
-            for row, row_id in zip(rows, self._ids(len(rows)), strict=True):
+            for row, row_id in zip(rows, self._row_ids(rows), strict=True):
                 row[C_LOAD_ID] = load_id
                 row[C_ID] = row_id
             page.items.append(self._item(rows))
             page.rows = len(rows)
         return page
+
+    def _row_ids(self, rows: list[dict[str, Any]]) -> list[str]:
+        key = self._key_hash_ids
+        if key is None:
+            return self._ids(len(rows))
+        return [get_row_hash({key: row.get(key)}, subset=[key]) for row in rows]
 
     # ----------------------------------------------------------------- shaping
 

@@ -23,6 +23,7 @@ from sources.kit.backfill import StreamGovernor
 from sources.kit.columnar import ArrowPages, ColumnarStep, add_columnar_step
 from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page, gather_pages
+from sources.kit.errors import ConfigurationError
 from sources.kit.monitor import SyncMonitor
 
 from .client import StripeClient, make_client
@@ -66,6 +67,7 @@ def stripe_source(
     monitor: Optional[SyncMonitor] = None,
     clock: Optional[Callable[[], float]] = None,
     columnar: bool = True,
+    table_format: Optional[str] = None,
 ) -> Any:
     """Loads Stripe objects, catching later changes from the events feed.
 
@@ -85,11 +87,15 @@ def stripe_source(
         columnar: Hand dlt Arrow tables for the mutable resources
             (``sources.stripe.columnar``); ``false`` sends every record through dlt's own
             normalizer (same tables, several times slower).
+        table_format: ``delta`` writes Delta tables on the filesystem destination
+            (``sources.stripe.table_format``); merges then use dlt's ``upsert`` strategy,
+            the one Delta supports.
 
     Returns:
         The selected resources.
     """
     selected = select_resources(resources)
+    check_table_format(table_format)
     client = client or make_client()
     run_id = run_id or uuid.uuid4().hex
     run = RunContext(run_id=run_id, monitor=monitor or SyncMonitor("stripe", run_id))
@@ -102,7 +108,9 @@ def stripe_source(
         governor=StreamGovernor(stream_cap(client)),
     )
     return [
-        make_resource(spec, listing=listing, feed=feed, run=run, columnar=columnar)
+        make_resource(
+            spec, listing=listing, feed=feed, run=run, columnar=columnar, table_format=table_format
+        )
         for spec in selected
     ]
 
@@ -114,21 +122,25 @@ def make_resource(
     feed: ChangeFeed,
     run: RunContext,
     columnar: bool = True,
+    table_format: Optional[str] = None,
 ) -> DltResource:
     """Builds the dlt resource for one Stripe object type."""
+    format_hint: Any = {"table_format": table_format} if table_format else {}
     if spec.mutable:
         guard = make_guard(spec, run.run_id, "merge", columnar=columnar)
         resource = dlt.resource(
             mutable_objects(spec, listing, feed, run, guard, columnar),
             name=spec.name,
-            write_disposition=DEDUPLICATED_MERGE if columnar else "merge",
+            write_disposition=merge_disposition(columnar, table_format),
             primary_key="id",
             columns=column_hints(spec),
             parallelized=True,
+            **format_hint,
         )
         if not columnar:
             return resource
-        return add_columnar_step(resource, columnar_step(spec, guard, run))
+        step = columnar_step(spec, guard, run, key_hash_ids=bool(table_format))
+        return add_columnar_step(resource, step)
     return dlt.resource(
         immutable_objects(spec, listing, run),
         name=spec.name,
@@ -136,10 +148,34 @@ def make_resource(
         primary_key="id",
         columns=column_hints(spec),
         parallelized=True,
+        **format_hint,
     )
 
 
-def columnar_step(spec: StripeResource, guard: RecordGuard, run: RunContext) -> ColumnarStep:
+def check_table_format(table_format: Optional[str]) -> None:
+    """Accepts the table formats sluice loads and merges (``delta``).
+
+    Raises:
+        ConfigurationError: Any other value of ``sources.stripe.table_format``.
+    """
+    if table_format not in (None, "", "delta"):
+        raise ConfigurationError(
+            f"sources.stripe.table_format {table_format!r} is not supported: use 'delta' "
+            "(filesystem destination) or leave it unset"
+        )
+
+
+def merge_disposition(columnar: bool, table_format: Optional[str]) -> TWriteDispositionConfig:
+    """Upsert for Delta tables; delete-insert elsewhere, declared deduplicated when the
+    columnar step guarantees one row per id."""
+    if table_format:
+        return {"disposition": "merge", "strategy": "upsert"}
+    return DEDUPLICATED_MERGE if columnar else "merge"
+
+
+def columnar_step(
+    spec: StripeResource, guard: RecordGuard, run: RunContext, *, key_hash_ids: bool = False
+) -> ColumnarStep:
     """Turns the resource's record pages into Arrow tables shaped as dlt would shape them."""
 
     def correct_ledger(refused: int) -> None:
@@ -148,7 +184,9 @@ def columnar_step(spec: StripeResource, guard: RecordGuard, run: RunContext) -> 
     def drop_repeats(repeated: int) -> None:
         run.monitor.record(spec.name, loaded=-repeated, pages=0)
 
-    pages = ArrowPages(spec.name, declared=column_hints(spec))
+    pages = ArrowPages(
+        spec.name, declared=column_hints(spec), key_hash_ids="id" if key_hash_ids else None
+    )
     return ColumnarStep(
         pages, guard, on_rejected=correct_ledger, unique_key="id", on_duplicates=drop_repeats
     )
