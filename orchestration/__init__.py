@@ -1,0 +1,1 @@
+"""Running sluice pipelines under an orchestrator (Dagster; Airflow through ``dlt deploy``)."""
