@@ -74,7 +74,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--destination",
         default="duckdb",
-        help="dlt destination name (duckdb, postgres, ...); default duckdb",
+        help="dlt destination name: duckdb (default), postgres, filesystem, snowflake, "
+        "bigquery, motherduck, clickhouse, databricks, ... (configured through dlt config)",
     )
     parser.add_argument(
         "--resources",
@@ -95,6 +96,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="show extraction/normalize/load progress (default kind: log)",
     )
     parser.add_argument("--start-date", help="only objects created on or after (ISO 8601)")
+    parser.add_argument(
+        "--staging",
+        choices=["filesystem"],
+        help="stage load files in a bucket first (destination.filesystem.bucket_url); "
+        "how Snowflake, BigQuery, Databricks and ClickHouse load large volumes",
+    )
     parser.add_argument(
         "--table-format",
         choices=["delta"],
@@ -152,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline_name=PIPELINE_NAME,
             destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
             dataset_name=DATASET_NAME,
+            staging=args.staging,
             **progress_option(args.progress),
         )
         # Durable: a run whose canonical load fails leaves its records for the next run.
