@@ -1,0 +1,29 @@
+"""The Stripe pipeline as one plain ``pipeline.run`` call, for ``dlt deploy``.
+
+``dlt deploy`` reads the script it deploys and looks for ``dlt.pipeline(...)`` and
+``pipeline.run(...)``; ``pipelines/stripe.py`` hides both behind its run ledger, so this
+script is the deployable entry point (same source, destination and configuration):
+
+    dlt deploy orchestration/stripe_job.py airflow-composer
+    dlt deploy orchestration/stripe_job.py github-action --schedule "*/30 * * * *"
+"""
+
+import dlt
+
+from pipelines.common import make_destination
+from sources.stripe import stripe_source
+
+
+def load_stripe() -> None:
+    """Runs one Stripe sync into the configured destination (DuckDB by default)."""
+    pipeline = dlt.pipeline(
+        pipeline_name="stripe",
+        destination=make_destination("duckdb", "stripe", "stripe"),
+        dataset_name="stripe",
+    )
+    load_info = pipeline.run(stripe_source(), loader_file_format="parquet")
+    load_info.raise_on_failed_jobs()
+
+
+if __name__ == "__main__":
+    load_stripe()
