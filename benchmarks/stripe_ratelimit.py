@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,49 +32,17 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from sandbox_process import start_stripe_sandbox  # noqa: E402
+
 API_KEY = "sk_test_benchmark"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_sandbox(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.stripe",
-            "--port",
-            str(port),
-            "--seed",
-            "7",
-            "--volume",
-            str(args.volume),
-            "--api-key",
-            API_KEY,
-            "--rate-limit",
-            str(args.limit),
-            "--latency-ms",
-            str(args.latency_ms),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("sandbox did not start")
+    options = ["--seed", "7", "--volume", str(args.volume), "--api-key", API_KEY]
+    options += ["--rate-limit", str(args.limit), "--latency-ms", str(args.latency_ms)]
+    return start_stripe_sandbox(options)
 
 
 def sandbox_stats(url: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def configured_duckdb_credentials() -> Optional[str]:
     return str(value) if value else None
 
 
-DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
 """DuckDB's memory cap during loads (``sluice.duckdb_memory_limit``). DuckDB's own default
 is 80% of the machine's RAM, and a merge of a large first sync would take it; above
 the cap DuckDB spills to disk."""

@@ -29,7 +29,7 @@ STREAMS_PER_REQUEST_PER_S = 0.25
 """Slices listed at once across resources, per request/s of the rate limit: enough to
 keep the limit busy at ~250 ms per request, few enough that splits stay rare."""
 
-COLUMNAR_BATCH = 2000
+COLUMNAR_BATCH = 1000
 """Objects per Arrow table handed to dlt (dlt's per-item costs are paid per batch; the
 batch's dicts are held in memory until converted)."""
 

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize(
     ("setting", "configured_file", "expected"),
     [
-        pytest.param(None, False, "244.1 MiB", id="default-file-default-cap"),
-        pytest.param(None, True, "244.1 MiB", id="configured-file-default-cap"),
+        pytest.param(None, False, "122.0 MiB", id="default-file-default-cap"),
+        pytest.param(None, True, "122.0 MiB", id="configured-file-default-cap"),
         pytest.param("1GB", False, "953.6 MiB", id="configured-cap"),
         pytest.param("none", True, None, id="no-cap"),
     ],
@@ -43,7 +43,7 @@ def test_duckdb_connections_carry_the_memory_cap(
     with pipeline.sql_client() as client:
         limit = client.execute_sql("SELECT current_setting('memory_limit')")[0][0]
     if expected is None:
-        assert limit not in ("244.1 MiB", "953.6 MiB")
+        assert limit not in ("122.0 MiB", "953.6 MiB")
     else:
         assert limit == expected
     expected_file = "mine.duckdb" if configured_file else "memcap_data.duckdb"
