@@ -44,7 +44,7 @@ from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
-from .validation import DEFAULT_MAX_NESTING, EMPTY_KEY, SchemaGetter
+from .validation import DEFAULT_MAX_NESTING, EMPTY_KEY, SchemaGetter, current_source_schema
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class ArrowPages:
         named = {str(hint.get("name") or name): hint for name, hint in (declared or {}).items()}
         self._declared = column_types(named)  # type: ignore[arg-type]
         self._declared_not_null = {n for n, h in named.items() if h.get("nullable") is False}
-        self._schema_getter = schema_getter or _live_source_schema
+        self._schema_getter = schema_getter or current_source_schema
         self._load_id = load_id
         self._ids = ids
         self._schema: Optional[dlt.Schema] = None
@@ -380,13 +380,6 @@ class ArrowPages:
             )
         self._types.update(self._declared)
         self._not_null = tuple(sorted(not_null))
-
-
-def _live_source_schema() -> Optional[dlt.Schema]:
-    try:
-        return dlt.current.source_schema()
-    except Exception:  # noqa: BLE001 - outside extraction there is no live schema
-        return None
 
 
 def schema_max_nesting(schema: Optional[dlt.Schema], table_name: str) -> int:
