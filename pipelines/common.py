@@ -7,10 +7,17 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Optional, Protocol, TypeVar
+from typing import Any, Generic, Optional, Protocol, TypeVar, get_args
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
+from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.common.configuration.specs.gcp_credentials import (
+    GcpServiceAccountCredentialsWithoutDefaults,
+)
+from dlt.common.destination import Destination
+from dlt.common.destination.client import SupportsOpenTables
+from dlt.destinations.exceptions import DestinationUndefinedEntity
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -24,6 +31,7 @@ from sources.kit.redact import global_redactor, install_redaction
 logger = logging.getLogger("sluice.pipeline")
 
 DUCKDB_AMBIGUOUS = "Ambiguous reference to catalog or schema"
+DUCKDB_OUT_OF_MEMORY = "Out of Memory Error"
 
 
 class UserFacingError(Exception):
@@ -122,6 +130,83 @@ def make_destination(name: str, pipeline_name: str, dataset_name: str) -> Any:
     )
 
 
+def make_pipeline(
+    pipeline_name: str,
+    dataset_name: str,
+    destination_name: str,
+    *,
+    staging: Optional[str] = None,
+    table_format: Optional[str] = None,
+    progress: Optional[str] = None,
+) -> dlt.Pipeline:
+    """The pipeline behind ``--destination``, ``--staging`` and ``--table-format``.
+
+    The destination comes from :func:`make_destination`; its credentials and the staging
+    bucket resolve from dlt config when the pipeline runs. Options the destination cannot
+    honour stop here, before any API request.
+
+    Args:
+        pipeline_name: dlt pipeline name (also the default DuckDB file stem).
+        dataset_name: Dataset (schema) the tables go to.
+        destination_name: A dlt destination name: ``duckdb``, ``postgres``, ``filesystem``,
+            ``snowflake``, ``bigquery``, ``motherduck``, ``clickhouse``, ``databricks``...
+        staging: ``filesystem`` to stage load files in ``destination.filesystem.bucket_url``.
+        table_format: ``delta`` (or ``iceberg``) open tables, where the destination has them.
+        progress: dlt progress kind (see :func:`progress_option`).
+
+    Returns:
+        The pipeline (nothing connects until it runs).
+
+    Raises:
+        UserFacingError: The destination takes no staging or not this table format.
+    """
+    destination = make_destination(destination_name, pipeline_name, dataset_name)
+    check_load_options(destination, staging, table_format)
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=destination,
+        dataset_name=dataset_name,
+        staging=staging,
+        **progress_option(progress),
+    )
+
+
+def check_load_options(
+    destination: Any, staging: Optional[str], table_format: Optional[str]
+) -> None:
+    """Refuses a staging or table format the destination's dlt capabilities rule out.
+
+    Without this check dlt accepts both and then fails after the whole extract
+    (``DestinationLoadingViaStagingNotSupported``) or ignores the table format with a
+    warning while the source still switches its merge strategy.
+
+    Args:
+        destination: A destination name or dlt destination factory.
+        staging: The requested staging destination, if any.
+        table_format: The requested table format, if any.
+
+    Raises:
+        UserFacingError: When the destination cannot honour one of them.
+    """
+    if not staging and not table_format:
+        return
+    factory = Destination.from_reference(destination)
+    if factory is None:
+        return
+    kind = factory.destination_type.rsplit(".", 1)[-1]
+    capabilities = factory.capabilities()
+    if staging and not capabilities.supported_staging_file_formats:
+        raise UserFacingError(
+            f"--staging {staging}: the {kind} destination loads directly and takes no "
+            "staging (staging is for snowflake, bigquery, clickhouse, databricks...)"
+        )
+    if table_format and table_format not in (capabilities.supported_table_formats or ()):
+        raise UserFacingError(
+            f"--table-format {table_format}: the {kind} destination does not write "
+            f"{table_format} tables (use --destination filesystem)"
+        )
+
+
 def check_duckdb_name_clash(database: str, dataset_name: str) -> None:
     """Refuses a DuckDB file whose name equals the dataset (ambiguous in DuckDB 2.0)."""
     if database in (":memory:", ":pipeline:") or "://" in database:
@@ -147,6 +232,13 @@ def explain(exc: BaseException) -> str:
                 "DuckDB cannot tell the database file from the dataset because they share "
                 "a name: rename the file in DESTINATION__DUCKDB__CREDENTIALS"
             )
+        if DUCKDB_OUT_OF_MEMORY in str(cause):
+            limit = duckdb_global_config().get("memory_limit", "DuckDB's default")
+            return (
+                f"DuckDB ran out of memory while loading (cap: {limit}): raise "
+                "sluice.duckdb_memory_limit (e.g. SLUICE__DUCKDB_MEMORY_LIMIT=1GB, or none) and "
+                "run again; the extracted data is kept and the load resumes"
+            )
     last = list(iter_causes(exc))[-1]
     text = f"{type(last).__name__}: {last}".splitlines()[0]
     return global_redactor().redact_text(text)
@@ -161,16 +253,68 @@ def missing_config_line(exc: ConfigFieldMissingException) -> str:
             "Stripe API key missing: set sources.stripe.api_key in .dlt/secrets.toml "
             "or the SOURCES__STRIPE__API_KEY environment variable"
         )
-    if spec.endswith("ClientConfiguration") and "credentials" in fields:
-        destination = spec.removesuffix("ClientConfiguration").lower()
-        return (
-            f"{destination} destination credentials missing: set "
-            f"destination.{destination}.credentials in .dlt/secrets.toml or "
-            f"DESTINATION__{destination.upper()}__CREDENTIALS (e.g. a connection string)"
-        )
+    destination = getattr(getattr(exc, "config", None), "destination_type", None)
+    if destination and spec.endswith("ClientConfiguration") and fields:
+        return missing_destination_line(exc, str(destination).rsplit(".", 1)[-1])
     names = ", ".join(fields) or "a required setting"
     where = spec or "the pipeline"
     return f"missing configuration: {names} of {where} (see .dlt/example.secrets.toml)"
+
+
+def missing_destination_line(exc: ConfigFieldMissingException, destination: str) -> str:
+    """The exact ``destination.<name>.…`` keys (and environment variables) dlt missed.
+
+    A missing ``credentials`` field is itself a configuration: its missing fields are
+    named one by one (for a union of credential kinds, those of the first kind, e.g.
+    BigQuery's service account), with the single-value alternative where dlt takes one
+    (a connection string, the service-account JSON).
+
+    Args:
+        exc: dlt's exception for a ``<Destination>ClientConfiguration``.
+        destination: The destination type (``snowflake``, ``filesystem``...).
+
+    Returns:
+        One line naming the keys.
+    """
+    section = f"destination.{destination}"
+    keys: list[str] = []
+    alternative = ""
+    for field in exc.fields:
+        nested = next((t for t in exc.traces[field] if isinstance(t, LookupTraces)), None)
+        if nested is None:
+            keys.append(f"{section}.{field}")
+            continue
+        keys.extend(f"{section}.{field}.{inner}" for inner in nested.traces)
+        single = single_value_credentials(exc, field, nested.spec_name)
+        if single:
+            alternative = f" (or {single} in {env_name(f'{section}.{field}')})"
+    secret = any(".credentials" in key for key in keys)
+    what = "credentials" if secret else "configuration"
+    where = ".dlt/secrets.toml" if secret else ".dlt/config.toml"
+    return (
+        f"{destination} destination {what} missing: set {', '.join(keys)} in {where} "
+        f"or {', '.join(env_name(k) for k in keys)}{alternative}"
+    )
+
+
+def single_value_credentials(
+    exc: ConfigFieldMissingException, field: str, spec_name: str
+) -> Optional[str]:
+    """What dlt accepts as the whole ``credentials`` value of this spec, if anything."""
+    hint = exc.config.get_resolvable_fields().get(field)
+    for kind in get_args(hint) or (hint,):
+        if not isinstance(kind, type) or kind.__name__ != spec_name:
+            continue
+        if issubclass(kind, ConnectionStringCredentials):
+            return "a connection string"
+        if issubclass(kind, GcpServiceAccountCredentialsWithoutDefaults):
+            return "the service-account JSON"
+    return None
+
+
+def env_name(key: str) -> str:
+    """dlt's environment variable for a config key: ``a.b_c`` → ``A__B_C``."""
+    return key.upper().replace(".", "__")
 
 
 def iter_causes(exc: BaseException) -> Iterable[BaseException]:
@@ -195,29 +339,76 @@ class TableCount:
 
 
 def count_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[TableCount]:
-    """Counts rows per table in the destination (only tables that exist)."""
+    """Counts rows per table in the destination (only tables that exist).
+
+    Delta tables on the filesystem destination are counted from their Delta log with
+    ``deltalake``: dlt's SQL client would read them with DuckDB's ``delta`` extension,
+    which DuckDB downloads on first use (slow, and failing offline).
+    """
+    tables = list(tables)
+    open_counts = delta_table_rows(pipeline, tables)
     counts: list[TableCount] = []
-    with pipeline.sql_client() as client:
-        for table in tables:
-            qualified = client.make_qualified_table_name(table)
-            try:
-                rows = client.execute_sql(f"SELECT COUNT(*) FROM {qualified}")  # noqa: S608
-            except Exception:  # noqa: BLE001 - a table that was never created counts as absent
-                logger.debug("table %s not in the destination", table)
-                continue
-            counts.append(TableCount(table, int(rows[0][0]) if rows else 0))
+    sql_tables = [t for t in tables if t not in open_counts]
+    sql_counts: dict[str, int] = {}
+    if sql_tables:
+        with pipeline.sql_client() as client:
+            for table in sql_tables:
+                qualified = client.make_qualified_table_name(table)
+                try:
+                    rows = client.execute_sql(f"SELECT COUNT(*) FROM {qualified}")  # noqa: S608
+                except Exception:  # noqa: BLE001 - a table never created counts as absent
+                    logger.debug("table %s not in the destination", table)
+                    continue
+                sql_counts[table] = int(rows[0][0]) if rows else 0
+    for table in tables:
+        if table in open_counts:
+            counts.append(TableCount(table, open_counts[table]))
+        elif table in sql_counts:
+            counts.append(TableCount(table, sql_counts[table]))
+    return counts
+
+
+def delta_table_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[str, int]:
+    """Rows of the Delta tables among ``tables`` (filesystem destination), by table.
+
+    Args:
+        pipeline: A pipeline that has run.
+        tables: Candidate table names; those without the ``delta`` table format in the
+            pipeline's schema are left to SQL.
+
+    Returns:
+        Row counts of the Delta tables that exist (empty for other destinations).
+    """
+    if not pipeline.default_schema_name:
+        return {}
+    schema_tables = pipeline.default_schema.tables
+    delta = [t for t in tables if schema_tables.get(t, {}).get("table_format") == "delta"]
+    if not delta:
+        return {}
+    client = pipeline.destination_client()
+    if not isinstance(client, SupportsOpenTables):
+        return {}
+    counts: dict[str, int] = {}
+    for table in delta:
+        try:
+            counts[table] = int(client.load_open_table("delta", table).count())
+        except DestinationUndefinedEntity:
+            logger.debug("delta table %s not in the destination", table)
     return counts
 
 
 def destination_location(pipeline: dlt.Pipeline) -> str:
-    """Where the data is, for the summary (file path for DuckDB)."""
+    """Where the data is, for the summary (file path for DuckDB, folder for files)."""
     client = pipeline.destination_client()
     config = client.config
     credentials = getattr(config, "credentials", None)
     database = getattr(credentials, "database", None)
+    kind = pipeline.destination.destination_type.rsplit(".", 1)[-1]
     if database:
-        kind = pipeline.destination.destination_type.rsplit(".", 1)[-1]
         return f"{kind} file {database}, dataset {pipeline.dataset_name}"
+    bucket_url = getattr(config, "bucket_url", None)
+    if bucket_url:
+        return f"{kind} {bucket_url}, dataset {pipeline.dataset_name}"
     return f"{pipeline.destination.destination_name}, dataset {pipeline.dataset_name}"
 
 

@@ -48,3 +48,33 @@ def test_duckdb_connections_carry_the_memory_cap(
         assert limit == expected
     expected_file = "mine.duckdb" if configured_file else "memcap_data.duckdb"
     assert (tmp_path / expected_file).exists()
+
+
+def test_running_out_of_the_cap_names_the_setting_and_the_load_resumes(
+    dlt_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.common import explain
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLUICE__DUCKDB_MEMORY_LIMIT", "4MB")
+    pipeline = dlt.pipeline(
+        pipeline_name="oom",
+        destination=make_destination("duckdb", "oom", "oom_ds"),
+        dataset_name="oom_ds",
+    )
+    rows = [{"id": i, "payload": "x" * 200, "n": i * 2} for i in range(200_000)]
+    with pytest.raises(Exception) as failure:
+        pipeline.run(rows, table_name="rows", loader_file_format="parquet")
+    line = explain(failure.value)
+    assert line.startswith("DuckDB ran out of memory while loading (cap: 4MB)")
+    assert "SLUICE__DUCKDB_MEMORY_LIMIT" in line
+
+    monkeypatch.setenv("SLUICE__DUCKDB_MEMORY_LIMIT", "none")
+    pipeline = dlt.pipeline(
+        pipeline_name="oom",
+        destination=make_destination("duckdb", "oom", "oom_ds"),
+        dataset_name="oom_ds",
+    )
+    pipeline.load()  # the pending package, nothing extracted again
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("SELECT count(*) FROM rows")[0][0] == len(rows)
