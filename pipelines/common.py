@@ -58,6 +58,8 @@ EXPECTED_DLT_NOTICES = (
     "did not receive any data during this load",
     # the columnar path sends json columns as Arrow strings with a json hint, on purpose
     "when merging arrow schema with dlt schema",
+    # per merge table and load on plain Parquet files; make_pipeline says it once
+    "Falling back to `append`",
 )
 
 
@@ -162,6 +164,12 @@ def make_pipeline(
     """
     destination = make_destination(destination_name, pipeline_name, dataset_name)
     check_load_options(destination, staging, table_format)
+    if destination_name == "filesystem" and not table_format:
+        logger.warning(
+            "filesystem destination without a table format: dlt cannot merge plain Parquet "
+            "files, so changed objects are appended; read the newest row per id by "
+            "_dlt_load_id, or use --table-format delta (see README 'A lake on files')"
+        )
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destination,
@@ -169,6 +177,22 @@ def make_pipeline(
         staging=staging,
         **progress_option(progress),
     )
+
+
+def resolve_table_format(flag: Optional[str], source_section: str) -> Optional[str]:
+    """The table format from ``--table-format``, else from ``sources.<section>.table_format``.
+
+    Args:
+        flag: The command-line value, if given.
+        source_section: The source's config section (``stripe``).
+
+    Returns:
+        ``delta``, ``iceberg`` or ``None`` (plain files / the destination's own tables).
+    """
+    if flag:
+        return flag
+    configured: Any = dlt.config.get(f"sources.{source_section}.table_format")
+    return str(configured) if configured else None
 
 
 def check_load_options(
@@ -202,8 +226,9 @@ def check_load_options(
         )
     if table_format and table_format not in (capabilities.supported_table_formats or ()):
         raise UserFacingError(
-            f"--table-format {table_format}: the {kind} destination does not write "
-            f"{table_format} tables (use --destination filesystem)"
+            f"table format {table_format} (--table-format or the source's table_format): "
+            f"the {kind} destination does not write {table_format} tables; "
+            "use --destination filesystem"
         )
 
 

@@ -29,10 +29,10 @@ import dlt  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
-    make_destination,
+    make_pipeline,
     print_canonical_summary,
     print_run_summary,
-    progress_option,
+    resolve_table_format,
     run_reporting_errors,
     setup_logging,
 )
@@ -154,13 +154,15 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     run_id = uuid.uuid4().hex
     specs = stripe_mappings() if args.canonical else []
+    table_format = resolve_table_format(args.table_format, "stripe")
     with stripe_endpoint(args) as overrides:
-        pipeline = dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
-            dataset_name=DATASET_NAME,
+        pipeline = make_pipeline(
+            PIPELINE_NAME,
+            DATASET_NAME,
+            args.destination,
             staging=args.staging,
-            **progress_option(args.progress),
+            table_format=table_format,
+            progress=args.progress,
         )
         # Durable: a run whose canonical load fails leaves its records for the next run.
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
@@ -174,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             given = {
                 "resources": args.resources,
                 "start_date": args.start_date,
-                "table_format": args.table_format,
+                "table_format": table_format,
             }
             source = stripe_source(
                 client=slot.client,

@@ -17,6 +17,7 @@ import pytest
 from pipelines import stripe as stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe import RESOURCE_NAMES
+from tests.stripe_compare import listed_ids
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MUTABLE = [n for n in RESOURCE_NAMES if n not in ("balance_transactions", "events")]
@@ -50,10 +51,6 @@ def expire_events_cursor(resource: str) -> None:
     pipeline = dlt.attach(pipeline_name="stripe")
     with pipeline.managed_state(extract_state=False) as state:
         state["sources"]["stripe"]["resources"][resource]["events_cursor"] -= 31 * 24 * 3600
-
-
-def listed_ids(sandbox: StripeSandbox, resource: str) -> set[str]:
-    return {o["id"] for o in sandbox.store.listable(resource)}
 
 
 @pytest.mark.e2e

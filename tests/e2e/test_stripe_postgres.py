@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import psycopg2
@@ -11,6 +10,7 @@ import pytest
 
 from pipelines import stripe as stripe_pipeline
 from sandbox.stripe import StripeSandbox
+from tests.stripe_compare import COMPARE_SQL, rows_by_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -56,18 +56,6 @@ def test_missing_postgres_credentials_name_the_setting(
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "DESTINATION__POSTGRES__CREDENTIALS" in err[0]
-
-
-def rows_by_id(fetch: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
-    return {r[0]: tuple(r[1:]) for r in fetch}
-
-
-COMPARE_SQL = {
-    "customers": "SELECT id, name, email, deleted FROM stripe.customers",
-    "subscriptions": "SELECT id, status, deleted FROM stripe.subscriptions",
-    "charges": "SELECT id, amount, currency, status FROM stripe.charges",
-    "events": "SELECT id, type FROM stripe.events",
-}
 
 
 def test_postgres_gets_the_same_rows_as_duckdb_through_full_incremental_and_dead_letters(
