@@ -32,6 +32,10 @@ class Faults:
         malformed_rate: Share of list records replaced by a malformed variant.
         lock_timeout_rate: Share of requests answered 409 ``lock_timeout``.
         expire_keys: API keys that now answer 401 ``api_key_expired``.
+        reverse_same_second_events: ``/v1/events`` lists events that share one ``created``
+            second oldest first instead of newest first. Stripe lists newest first, but
+            the order within a second is not a documented contract
+            (../shared/stripe/README.md), so a client must be right in either order.
     """
 
     error_rate: float = 0.0
@@ -42,6 +46,7 @@ class Faults:
     malformed_rate: float = 0.0
     lock_timeout_rate: float = 0.0
     expire_keys: set[str] = field(default_factory=set, repr=False)
+    reverse_same_second_events: bool = False
 
     def __post_init__(self) -> None:
         """Validate rates and durations.

@@ -24,7 +24,12 @@ class Resource:
         deletable: Whether ``DELETE`` removes it from lists.
         cancels_on_delete: Whether ``DELETE`` cancels it instead (subscriptions).
         deleted_stub_on_get: Whether ``GET`` of a deleted object answers the deleted stub
-            (customers) rather than 404.
+            ``{"id", "object", "deleted": true}`` rather than 404: every deletable type. The
+            official SDK's ``Customer``, ``Product``, ``Coupon``, ``Plan``, ``InvoiceItem`` and
+            ``Invoice`` classes (what ``retrieve`` returns, stripe 16.1) each declare
+            ``deleted: Optional[Literal[True]]`` "Always true for a deleted object", and
+            Stripe's published fixtures (``fixtures3.json``) hold a ``deleted_<type>`` stub
+            for each of them.
         has_events: Whether changes emit events.
         timed_id: Whether ids embed the creation time (``in_1...``) rather than being random.
     """
@@ -55,17 +60,35 @@ _ALL = (
         deleted_stub_on_get=True,
         timed_id=False,
     ),
-    Resource("product", "products", "prod", "product", deletable=True, timed_id=False),
+    Resource(
+        "product",
+        "products",
+        "prod",
+        "product",
+        deletable=True,
+        deleted_stub_on_get=True,
+        timed_id=False,
+    ),
     Resource("price", "prices", "price", "price"),
-    Resource("coupon", "coupons", "", "coupon", deletable=True, timed_id=False),
-    Resource("plan", "plans", "price", "plan", deletable=True),
+    Resource(
+        "coupon", "coupons", "", "coupon", deletable=True, deleted_stub_on_get=True, timed_id=False
+    ),
+    Resource("plan", "plans", "price", "plan", deletable=True, deleted_stub_on_get=True),
     Resource("charge", "charges", "ch", "charge"),
     Resource("refund", "refunds", "re", "refund"),
     Resource("dispute", "disputes", "dp", "charge.dispute"),
     Resource("payment_intent", "payment_intents", "pi", "payment_intent"),
     Resource("setup_intent", "setup_intents", "seti", "setup_intent"),
-    Resource("invoice", "invoices", "in", "invoice", deletable=True),
-    Resource("invoiceitem", "invoiceitems", "ii", "invoiceitem", time_field="date", deletable=True),
+    Resource("invoice", "invoices", "in", "invoice", deletable=True, deleted_stub_on_get=True),
+    Resource(
+        "invoiceitem",
+        "invoiceitems",
+        "ii",
+        "invoiceitem",
+        time_field="date",
+        deletable=True,
+        deleted_stub_on_get=True,
+    ),
     Resource(
         "subscription", "subscriptions", "sub", "customer.subscription", cancels_on_delete=True
     ),

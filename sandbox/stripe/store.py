@@ -13,7 +13,7 @@ import copy
 import json
 import operator
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
@@ -77,6 +77,14 @@ class Entry:
         if self._obj is None:
             return self.obj
         return copy.deepcopy(self._obj)
+
+    def rekeyed(self, key: tuple[int, str]) -> Entry:
+        """Return an entry for the same object (and encoding) under another sort key."""
+        entry = Entry.__new__(Entry)
+        entry._obj = self._obj
+        entry._json = self._json
+        entry.key = key
+        return entry
 
     def json(self) -> bytes:
         """Return the object encoded as compact UTF-8 JSON."""
@@ -153,6 +161,7 @@ class Store:
         self._deleted: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in OBJECT_TYPES}
         self._events: dict[str, Entry] = {}
         self._sorted: dict[str, list[Entry]] = {spec.list_name: [] for spec in RESOURCES.values()}
+        self._reversed: dict[str, tuple[list[Entry], list[Entry], dict[str, tuple[int, str]]]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -254,9 +263,11 @@ class Store:
     ) -> dict[str, Any]:
         """Delete an object (or cancel a subscription) and emit ``<type>.deleted``.
 
-        Deleted objects vanish from lists; the event's ``data.object`` is their last state with
-        ``"deleted": true``. Deleting a customer cancels its subscriptions first. Only draft
-        invoices can be deleted.
+        Deleted objects vanish from lists; the event's ``data.object`` is their last state,
+        without a ``deleted`` field (as Stripe sends it); ``GET`` answers the deleted stub.
+        Deleting a customer cancels its subscriptions first (``customer.subscription.deleted``
+        carries the canceled subscription, which stays listed). Only draft invoices can be
+        deleted.
 
         Returns:
             What Stripe answers: ``{"deleted": true, "id": ..., "object": ...}``, or the
@@ -322,6 +333,46 @@ class Store:
         if spec.name == "event" or obj_id not in self._deleted[spec.name]:
             return None
         return _deleted_stub(spec, obj_id)
+
+    def same_second_reversed(
+        self, list_name: str
+    ) -> tuple[list[Entry], Callable[[str], tuple[int, str] | None]]:
+        """Return ``list_name``'s entries with the order within each second reversed.
+
+        Stripe lists newest first, but the order of objects that share one ``created``
+        second is not a documented contract (../shared/stripe/README.md: an invoice's
+        ``invoice.created``, ``invoice.finalized`` and ``invoice.paid`` often share one).
+        This ordering lets a client be tested against the other order: within a second
+        the oldest comes first. Returns the entries (ascending by their new key, as
+        ``paginate`` wants them) and the cursor key function matching them.
+        """
+        spec = self._spec(list_name)
+        current = self._sorted[spec.list_name]
+        cached = self._reversed.get(spec.list_name)
+        if cached is None or cached[0] is not current:
+            reordered: list[Entry] = []
+            keys: dict[str, tuple[int, str]] = {}
+            start = 0
+            while start < len(current):
+                second = current[start].key[0]
+                end = start
+                while end < len(current) and current[end].key[0] == second:
+                    end += 1
+                # Rank 0 for the greatest id: walking newest first then yields the
+                # smallest (first generated) id of the second first.
+                for rank, entry in enumerate(reversed(current[start:end])):
+                    moved = entry.rekeyed((second, f"{rank:09d}"))
+                    reordered.append(moved)
+                    keys[entry.key[1]] = moved.key
+                start = end
+            cached = (current, reordered, keys)
+            self._reversed[spec.list_name] = cached
+        _, entries, keys = cached
+
+        def cursor_key(obj_id: str) -> tuple[int, str] | None:
+            return keys.get(obj_id)
+
+        return entries, cursor_key
 
     def cursor_key(self, list_name: str, obj_id: str) -> tuple[int, str] | None:
         """Return the sort key of ``obj_id`` for pagination (deleted objects included)."""
@@ -460,9 +511,11 @@ class Store:
         del self._objects[spec.name][obj_id]
         if not bulk:
             self._sorted_remove(spec.list_name, current)
-        last = {**current_obj, "deleted": True}
-        self._deleted[spec.name][obj_id] = last
-        self._emit(spec.event_type("deleted"), last, at, None, request, bulk=bulk)
+        self._deleted[spec.name][obj_id] = {**current_obj, "deleted": True}
+        # Stripe's ``<object>.deleted`` event carries the object as it was before the
+        # delete, without a ``deleted`` field: only the event type says it was deleted
+        # (a Stripe engineer in stripe/stripe-dotnet#1870; ../shared/stripe/README.md).
+        self._emit(spec.event_type("deleted"), current_obj, at, None, request, bulk=bulk)
         return _deleted_stub(spec, obj_id)
 
     def _cancel_subscription(

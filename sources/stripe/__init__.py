@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import dlt
@@ -25,8 +25,10 @@ from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page, gather_pages
 from sources.kit.errors import ConfigurationError
 from sources.kit.monitor import SyncMonitor
+from sources.kit.settings import ListSetting, str_list
 
 from .client import StripeClient, make_client
+from .events import is_deletable
 from .helpers import (
     ChangeFeed,
     Listing,
@@ -40,6 +42,7 @@ from .helpers import (
     shape_live_object,
     stream_cap,
 )
+from .relist import ListedIds, sweep_unlisted
 from .settings import BACKFILL_WORKERS, COLUMNAR_BATCH, RESOURCES, StripeResource
 
 logger = logging.getLogger("sluice.stripe")
@@ -59,7 +62,7 @@ skips its dedup pass over the staging table (faster, far less memory)."""
 
 @dlt.source(name="stripe", max_table_nesting=1, schema_contract=contract_for_dead_letters())
 def stripe_source(
-    resources: Optional[Sequence[str]] = None,
+    resources: ListSetting = None,
     start_date: Optional[str] = None,
     backfill_workers: int = BACKFILL_WORKERS,
     client: Optional[StripeClient] = None,
@@ -94,7 +97,7 @@ def stripe_source(
     Returns:
         The selected resources.
     """
-    selected = select_resources(resources)
+    selected = select_resources(str_list(resources, "sources.stripe.resources"))
     check_table_format(table_format)
     client = client or make_client()
     run_id = run_id or uuid.uuid4().hex
@@ -213,7 +216,12 @@ def mutable_objects(
         )
         cursor = None
     if cursor is None:
+        # A complete listing: what it no longer returns was deleted while no events were
+        # read (deletes show only as events), so its ids are kept to compare afterwards.
+        listed = ListedIds() if is_deletable(spec.object_type) else None
         for batch, pages in gather_pages(listing.pages(spec, since=None), COLUMNAR_BATCH):
+            if listed is not None:
+                listed.add(batch)
             live = [shape_live_object(o) if isinstance(o, dict) else o for o in batch]
             yield from emit_page(
                 guard,
@@ -221,6 +229,20 @@ def mutable_objects(
                 run.monitor,
                 spec.name,
                 pages=pages,
+                as_pages=columnar,
+                max_batch=COLUMNAR_BATCH,
+            )
+        if listed is not None:
+            gone = sweep_unlisted(
+                spec, listed, gte=listing.lower_bound(None), seen_at=int(feed.now)
+            )
+            yield from emit_page(
+                guard,
+                gone,
+                run.monitor,
+                spec.name,
+                deleted=len(gone),
+                pages=0,
                 as_pages=columnar,
                 max_batch=COLUMNAR_BATCH,
             )

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import dlt
 import orjson
@@ -57,6 +57,19 @@ Page = list[dict[str, Any]]
 def rate_limit_for_key(api_key: str) -> float:
     """Returns Stripe's read limit for the mode the key belongs to (live or test)."""
     return LIVE_RATE_LIMIT if "_live_" in api_key else TEST_RATE_LIMIT
+
+
+def key_mode(api_key: str) -> Optional[str]:
+    """``live`` or ``test`` from the key's prefix (secret ``sk_`` or restricted ``rk_``).
+
+    Only the mode is kept from the key: the account fingerprint a pipeline stores must
+    never hold the key or anything it could be recovered from.
+    """
+    for prefix in ("sk_", "rk_"):
+        for mode in ("live", "test"):
+            if api_key.startswith(f"{prefix}{mode}_"):
+                return mode
+    return None
 
 
 def requests_per_second(api_key: str, rate_limit: Optional[float]) -> float:
@@ -147,6 +160,7 @@ class StripeClient:
         auth: How the secret key is sent (Bearer by default).
         stripe_version: Pinned ``Stripe-Version``.
         stripe_account: Optional connected account (``Stripe-Account``).
+        mode: ``live`` or ``test`` from the key's prefix (see :func:`key_mode`).
     """
 
     base_url: str
@@ -154,6 +168,7 @@ class StripeClient:
     auth: AuthBase
     stripe_version: str = STRIPE_VERSION
     stripe_account: Optional[str] = None
+    mode: Optional[str] = None
     _clients: dict[str, RESTClient] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -223,6 +238,46 @@ class StripeClient:
         logger.info("stripe %s: page of %d object(s)", label, len(data), extra={"resource": label})
         return data, bool(body.get("has_more"))
 
+    def retrieve(self, path: str, obj_id: str, *, label: str) -> Optional[dict[str, Any]]:
+        """Retrieves one object: ``GET <path>/<id>`` (``/v1/customers/cus_123``).
+
+        Stripe answers a deleted customer, product, coupon, plan, invoice or invoice item
+        with the stub ``{"id", "object", "deleted": true}``, which is returned as is.
+
+        Args:
+            path: The resource's list path (``/v1/customers``).
+            obj_id: The object's id.
+            label: Name the request is counted under (the resource name).
+
+        Returns:
+            The object (or deleted stub); ``None`` when Stripe answers 404.
+
+        Raises:
+            SluiceError: Any other error answer (after the session's retries).
+        """
+        response = self.rest_client(label).get(f"{path}/{quote(obj_id, safe='')}")
+        if response.status_code == 404:
+            logger.warning(
+                "stripe %s: %s answered 404 (no such object)",
+                label,
+                f"{path}/{obj_id}",
+                extra={"resource": label},
+            )
+            return None
+        raise_for_stripe(response)
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise not_json_error(path, response) from exc
+        if not isinstance(body, dict):
+            raise FatalError(
+                f"Stripe answered {path}/{obj_id} with something that is not an object: "
+                "sources.stripe.base_url points at something else",
+                response=response,
+                request_id=response.headers.get("Request-Id"),
+            )
+        return body
+
     def list_sliced(
         self,
         path: str,
@@ -276,6 +331,40 @@ class StripeClient:
                 "check sources.stripe.base_url",
                 response=response,
             )
+
+    def account_fingerprint(self) -> dict[str, Optional[str]]:
+        """What identifies the account this client reads, without the key.
+
+        ``GET /v1/account`` answers the Account object of the key's account (or of the
+        ``Stripe-Account`` connected account); the official SDK calls it in
+        ``Account.retrieve()`` without an id (``stripe/_account.py``). A restricted key
+        without the permission (403) or a Stripe-compatible server without the endpoint
+        (404) leaves ``account_id`` unknown rather than failing the run.
+
+        Returns:
+            ``base_url``, ``mode`` (``live``/``test``), ``stripe_account`` (the
+            connected account header) and ``account_id`` (``acct_...`` or None).
+
+        Raises:
+            SluiceError: Any other error answer (after the kit's retries).
+        """
+        response = self.rest_client("_credentials").get("/v1/account")
+        account_id: Optional[str] = None
+        if response.status_code < 400:
+            try:
+                body: Any = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                body = None  # a compatible server answering something else: id unknown
+            found = body.get("id") if isinstance(body, dict) else None
+            account_id = found if isinstance(found, str) and found.startswith("acct_") else None
+        elif response.status_code not in (403, 404):
+            raise error_from_response(response, self.session.redactor)
+        return {
+            "base_url": self.base_url.rstrip("/"),
+            "mode": self.mode,
+            "stripe_account": self.stripe_account or None,
+            "account_id": account_id,
+        }
 
 
 def not_json_error(path: str, response: Optional[Response]) -> FatalError:
@@ -372,4 +461,5 @@ def make_client(
         auth=make_auth(api_key),
         stripe_version=stripe_version,
         stripe_account=stripe_account,
+        mode=key_mode(api_key.strip()),
     )

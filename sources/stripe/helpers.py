@@ -20,6 +20,14 @@ from sources.kit.monitor import SyncMonitor
 from sources.kit.validation import RecordValidator
 
 from .client import StripeClient
+from .events import (
+    ObservedChange,
+    change_row,
+    is_delete_event,
+    is_deleted_stub,
+    newest_change,
+    retrieved_state,
+)
 from .settings import (
     BACKFILL_WORKERS,
     EVENT_OVERLAP_S,
@@ -28,6 +36,7 @@ from .settings import (
     MAX_STREAMS,
     RESOURCES,
     RESOURCES_BY_NAME,
+    RESOURCES_BY_OBJECT,
     STREAMS_PER_REQUEST_PER_S,
     STRIPE_EPOCH,
     StripeResource,
@@ -43,20 +52,22 @@ def shape_live_object(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def shape_snapshot(snapshot: dict[str, Any], event_created: int) -> dict[str, Any]:
+def shape_snapshot(
+    snapshot: dict[str, Any], event_created: int, event_type: Optional[str] = None
+) -> dict[str, Any]:
     """Turns an event's ``data.object`` into the row it stands for.
 
-    A deleted object keeps its row: ``deleted`` is set (Stripe's own field on deleted
-    objects) and ``deleted_at`` records when the deletion was seen (the event time).
+    A deleted object keeps its row with ``deleted = true`` and ``deleted_at`` (the event
+    time). A ``<object>.deleted`` event carries the full object *without* a ``deleted``
+    field (../shared/stripe/README.md), so pass ``event_type`` to read the delete from
+    it; without it only a deleted stub (``"deleted": true``) counts as a delete.
+    Kept for callers that shape one event at a time; the rules live in
+    :mod:`sources.stripe.events`.
     """
-    row = dict(snapshot)
-    if row.get("deleted"):
-        row["deleted"] = True
-        row["deleted_at"] = event_created
-    else:
-        row["deleted"] = False
-        row["deleted_at"] = None
-    return row
+    deleted = is_deleted_stub(snapshot) or (
+        event_type is not None and is_delete_event(event_type, str(snapshot.get("object") or ""))
+    )
+    return change_row(snapshot, deleted=deleted, seen_at=event_created)
 
 
 def events_cursor_expired(cursor: int, now: float) -> bool:
@@ -66,22 +77,48 @@ def events_cursor_expired(cursor: int, now: float) -> bool:
 
 @dataclass
 class Change:
-    """The newest snapshot of one object seen in the event feed."""
+    """The newest state of one object, as the event feed (or a retrieve) tells it.
+
+    Attributes:
+        event_id: The id of the event the state comes from (its newest event).
+        event_created: That event's ``created`` (unix seconds); a delete's ``deleted_at``.
+        snapshot: The object's newest state (for a delete: as it was before the delete).
+        event_type: That event's type.
+        deleted: Whether the object is deleted; derived from the event type (or a deleted
+            stub) when not given.
+        retrieved: The state was retrieved from the API because same-second events
+            disagreed.
+    """
 
     event_id: str
     event_created: int
     snapshot: dict[str, Any]
     event_type: str = ""
+    deleted: Optional[bool] = None
+    retrieved: bool = False
+
+    def __post_init__(self) -> None:
+        if self.deleted is None:
+            self.deleted = self.observed.is_delete
+
+    @property
+    def observed(self) -> ObservedChange:
+        """The change as the shared rules in :mod:`sources.stripe.events` see it."""
+        return ObservedChange(self.event_id, self.event_type, self.event_created, self.snapshot)
 
     @property
     def is_delete(self) -> bool:
-        """The object was deleted (or a subscription canceled for good)."""
-        return bool(self.snapshot.get("deleted"))
+        """The object was deleted (a subscription's cancel is not a delete)."""
+        return bool(self.deleted)
 
     @property
     def is_update(self) -> bool:
         """A change of an object that existed before (not a create, not a delete)."""
         return not self.is_delete and not self.event_type.endswith(".created")
+
+    def row(self) -> dict[str, Any]:
+        """The row this state stands for, deletes included."""
+        return change_row(self.snapshot, deleted=self.is_delete, seen_at=self.event_created)
 
 
 @dataclass
@@ -89,22 +126,30 @@ class ChangeFeed:
     """Reads ``/v1/events`` once per run and hands each resource its changed objects.
 
     Every mutable resource would otherwise page the same events; one shared scan keeps
-    the request count down. Events are listed newest first, so the first event seen for
-    an object carries its newest snapshot. Objects are routed by ``data.object.object``
+    the request count down. For each object the feed keeps every event of its newest
+    ``created`` second: several events often share one second (``invoice.created``,
+    ``invoice.finalized``, ``invoice.paid``) and the order Stripe lists them in within
+    a second is not a contract (../shared/stripe/README.md), so "first seen wins" could
+    load an older snapshot. :func:`sources.stripe.events.newest_change` picks the newest
+    state whatever the order; when same-second snapshots disagree the object is
+    retrieved (``GET /v1/<resource>/<id>``, Stripe's advice when order is in doubt) and
+    what the API answers is loaded. Objects are routed by ``data.object.object``
     (``customer.subscription.updated`` carries a subscription, ``charge.dispute.created``
     a dispute), not by the event type's prefix.
 
     Attributes:
-        client: Stripe client the scan goes through.
+        client: Stripe client the scan (and retrieves) go through.
         now: Wall-clock time of the run start (unix seconds).
     """
 
     client: StripeClient
     now: float
     _since: Optional[int] = field(default=None, init=False)
-    _newest: dict[str, dict[str, Change]] = field(default_factory=dict, init=False)
+    _newest: dict[str, dict[str, list[ObservedChange]]] = field(default_factory=dict, init=False)
+    _resolved: dict[tuple[str, str], Change] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     events_read: int = field(default=0, init=False)
+    retrieved: int = field(default=0, init=False)
 
     @property
     def next_cursor(self) -> int:
@@ -112,7 +157,7 @@ class ChangeFeed:
         return int(self.now) - EVENT_OVERLAP_S
 
     def changes_for(self, object_type: str, since: int) -> list[Change]:
-        """Returns the newest snapshot of every ``object_type`` object changed since ``since``.
+        """Returns the newest state of every ``object_type`` object changed since ``since``.
 
         Args:
             object_type: Stripe ``object`` value (``customer``).
@@ -123,12 +168,57 @@ class ChangeFeed:
         """
         with self._lock:
             self._ensure_scanned(since)
-            changes = self._newest.get(object_type, {}).values()
-            return sorted(
-                (c for c in changes if c.event_created >= since),
-                key=lambda c: c.event_created,
-                reverse=True,
+            candidates = [
+                list(events)
+                for events in self._newest.get(object_type, {}).values()
+                if events[0].created >= since
+            ]
+        # Retrieves run outside the lock: other resources read their own object types.
+        changes = [self._resolve(object_type, events) for events in candidates]
+        return sorted(changes, key=lambda c: (c.event_created, c.event_id), reverse=True)
+
+    def _resolve(self, object_type: str, events: list[ObservedChange]) -> Change:
+        newest = newest_change(events)
+        assert newest is not None  # buckets are never empty
+        fallback = newest.change
+        key = (object_type, fallback.object_id)
+        known = self._resolved.get(key)
+        if known is not None and known.event_id == fallback.event_id:
+            return known
+        change = Change(
+            fallback.event_id,
+            fallback.created,
+            dict(fallback.snapshot),
+            fallback.event_type,
+            deleted=fallback.is_delete,
+        )
+        if newest.ambiguous:
+            change = self._retrieve(object_type, fallback, len(events))
+        self._resolved[key] = change
+        return change
+
+    def _retrieve(self, object_type: str, fallback: ObservedChange, tied: int) -> Change:
+        spec = RESOURCES_BY_OBJECT.get(object_type)
+        answer = None
+        if spec is not None:
+            logger.info(
+                "stripe %s %s: %d different snapshots share its newest second; retrieving it",
+                spec.name,
+                fallback.object_id,
+                tied,
+                extra={"resource": spec.name},
             )
+            answer = self.client.retrieve(spec.path, fallback.object_id, label=spec.name)
+            self.retrieved += 1
+        snapshot, deleted = retrieved_state(fallback, answer)
+        return Change(
+            fallback.event_id,
+            fallback.created,
+            dict(snapshot),
+            fallback.event_type,
+            deleted=deleted,
+            retrieved=answer is not None,
+        )
 
     def _ensure_scanned(self, since: int) -> None:
         if self._since is None:
@@ -166,18 +256,22 @@ class ChangeFeed:
                 type(created).__name__,
             )
             return
-        bucket = self._newest.setdefault(str(obj["object"]), {})
-        known = bucket.get(str(obj["id"]))
-        if known is None or created > known.event_created:
-            bucket[str(obj["id"])] = Change(
-                str(event.get("id")), created, dict(obj), str(event.get("type") or "")
-            )
+        observed = ObservedChange(
+            str(event.get("id")), str(event.get("type") or ""), created, dict(obj)
+        )
+        bucket = self._newest.setdefault(observed.object_type, {})
+        known = bucket.get(observed.object_id)
+        # Only the newest second matters; every event of it is kept (see the class doc).
+        if known is None or created > known[0].created:
+            bucket[observed.object_id] = [observed]
+        elif created == known[0].created and all(k.event_id != observed.event_id for k in known):
+            known.append(observed)
 
 
 def iter_change_rows(changes: list[Change]) -> Iterator[dict[str, Any]]:
     """Rows for the changed objects, deletes included."""
     for change in changes:
-        yield shape_snapshot(change.snapshot, change.event_created)
+        yield change.row()
 
 
 @dataclass
@@ -196,9 +290,13 @@ class Listing:
     workers: int = 1
     governor: Optional[StreamGovernor] = None
 
+    def lower_bound(self, since: Optional[int]) -> int:
+        """The oldest creation time listed: ``since``, the start date or Stripe's epoch."""
+        return max(v for v in (since, self.start_ts, STRIPE_EPOCH) if v is not None)
+
     def pages(self, spec: StripeResource, since: Optional[int]) -> Iterator[list[Any]]:
         """Every page of ``spec`` created at or after ``since`` (or the start date)."""
-        gte = max(v for v in (since, self.start_ts, STRIPE_EPOCH) if v is not None)
+        gte = self.lower_bound(since)
         if self.workers > 1:
             yield from self.client.list_sliced(
                 spec.path,

@@ -248,10 +248,11 @@ def test_cli_writes_delta_tables_chosen_in_dlt_config(tmp_path: Path) -> None:
         parts = line.split()
         if len(parts) == 2 and parts[0] in ("customers", "charges"):
             summary[parts[0]] = int(parts[1])
-    delta_rows = {t: DeltaTable(str(bucket / "stripe" / t)).count() for t in summary}
+    # --sandbox: dataset stripe_sandbox, apart from a real account's `stripe`
+    delta_rows = {t: DeltaTable(str(bucket / "stripe_sandbox" / t)).count() for t in summary}
     assert summary.keys() == {"customers", "charges"} and summary == delta_rows
     assert all(summary.values())
-    assert f"data: filesystem file://{bucket}, dataset stripe" in result.stdout
+    assert f"data: filesystem file://{bucket}, dataset stripe_sandbox" in result.stdout
 
 
 def test_missing_bucket_url_is_one_line_naming_the_key(

@@ -214,7 +214,7 @@ def test_readme_command_runs_the_sandbox_pipeline(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "DLT_DATA_DIR": str(tmp_path / "dlt"),
-        "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "stripe_data.duckdb"),
+        "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "stripe_sandbox_data.duckdb"),
     }
     env.pop("SOURCES__STRIPE__API_KEY", None)
     result = subprocess.run(
@@ -228,7 +228,10 @@ def test_readme_command_runs_the_sandbox_pipeline(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "customers" in result.stdout and "API requests:" in result.stdout
-    count = query(tmp_path / "stripe_data.duckdb", "SELECT COUNT(*) FROM stripe.charges")
+    assert "dataset stripe_sandbox" in result.stdout  # the sandbox's own, never `stripe`
+    count = query(
+        tmp_path / "stripe_sandbox_data.duckdb", "SELECT COUNT(*) FROM stripe_sandbox.charges"
+    )
     assert count[0][0] > 0
 
 
@@ -346,6 +349,7 @@ def test_resources_and_start_date_come_from_dlt_config(
 
     assert stripe_pipeline.main([]) == 0
 
-    assert set(stripe_sandbox.stats.by_path) == {"/v1/customers", "/v1/coupons"}
+    # /v1/account: the account fingerprint (pipelines/identity.py)
+    assert set(stripe_sandbox.stats.by_path) == {"/v1/account", "/v1/customers", "/v1/coupons"}
     loaded = set(ids_in(duckdb_path, "customers"))
     assert loaded == {c["id"] for c in customers if c["created"] >= cutoff}

@@ -268,7 +268,8 @@ def test_deleting_a_bulk_customer(small_bulk_http: StripeHttp) -> None:
 
     assert deleted.json() == {"deleted": True, "id": customer["id"], "object": "customer"}
     assert event["type"] == "customer.deleted"
-    assert event["data"]["object"] == {**customer, "deleted": True}
+    # The full object as it was, no ``deleted`` field (stripe/stripe-dotnet#1870).
+    assert event["data"]["object"] == customer
     assert retrieved == {"deleted": True, "id": customer["id"], "object": "customer"}
     remaining = small_bulk_http.list_all("customers")
     assert [c["id"] for c in remaining] == [c["id"] for c in customers if c != customer]

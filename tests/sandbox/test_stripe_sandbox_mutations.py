@@ -47,7 +47,9 @@ def test_create_update_delete_customer_emits_events(stripe_http: StripeHttp) -> 
         "id": created.headers["Request-Id"],
         "idempotency_key": "create-ada",
     }
-    assert events[0]["data"]["object"]["deleted"] is True
+    # Stripe's delete event carries the object as it was, without a ``deleted`` field.
+    assert events[0]["data"]["object"] == updated
+    assert "deleted" not in events[0]["data"]["object"]
     assert customer["id"] not in {c["id"] for c in stripe_http.list_all("customers")}
 
 
@@ -95,13 +97,17 @@ def test_deletable_types_round_trip(
 
     assert (created.status_code, updated.status_code, deleted.status_code) == (200, 200, 200)
     assert all(updated.json()[key] == value for key, value in update.items())
-    assert deleted.json()["deleted"] is True
-    assert stripe_http.get(f"/v1/{list_name}/{obj_id}").status_code == 404
-    assert [e["type"] for e in events_about(stripe_http, obj_id)] == [
+    stub = {"deleted": True, "id": obj_id, "object": event_prefix}
+    assert deleted.json() == stub
+    retrieved = stripe_http.get(f"/v1/{list_name}/{obj_id}")
+    assert (retrieved.status_code, retrieved.json()) == (200, stub)
+    events = events_about(stripe_http, obj_id)
+    assert [e["type"] for e in events] == [
         f"{event_prefix}.deleted",
         f"{event_prefix}.updated",
         f"{event_prefix}.created",
     ]
+    assert events[0]["data"]["object"] == updated.json()
 
 
 def test_form_values_get_the_field_types(stripe_http: StripeHttp) -> None:
@@ -161,11 +167,15 @@ def test_subscription_create_update_cancel(
     assert canceled["status"] == "canceled" and canceled["canceled_at"] is not None
     assert created["id"] not in {s["id"] for s in stripe_http.list_all("subscriptions")}
     assert created["id"] in {s["id"] for s in stripe_http.list_all("subscriptions", status="all")}
-    assert [e["type"] for e in events_about(stripe_http, created["id"])] == [
+    events = events_about(stripe_http, created["id"])
+    assert [e["type"] for e in events] == [
         "customer.subscription.deleted",
         "customer.subscription.updated",
         "customer.subscription.created",
     ]
+    # A cancel, not a delete: the event carries the canceled subscription, GET answers it.
+    assert events[0]["data"]["object"] == canceled and "deleted" not in canceled
+    assert stripe_http.get(f"/v1/subscriptions/{created['id']}").json() == canceled
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,35 @@ def test_sdk_writes_and_typed_errors(
         ).v1.customers.list()
 
 
+@pytest.mark.parametrize(
+    ("list_name", "service_name", "sdk_class"),
+    [
+        ("customers", "customers", stripe.Customer),
+        ("products", "products", stripe.Product),
+        ("coupons", "coupons", stripe.Coupon),
+        ("plans", "plans", stripe.Plan),
+        ("invoiceitems", "invoice_items", stripe.InvoiceItem),
+    ],
+    ids=["customer", "product", "coupon", "plan", "invoiceitem"],
+)
+def test_sdk_retrieve_of_a_deleted_object_gets_the_deleted_stub(
+    stripe_sandbox: StripeSandbox,
+    client: stripe.StripeClient,
+    list_name: str,
+    service_name: str,
+    sdk_class: type[stripe.StripeObject],
+) -> None:
+    obj = stripe_sandbox.store.listable(list_name)[0]
+    stripe_sandbox.store.delete(list_name, obj["id"])
+
+    retrieved = getattr(client.v1, service_name).retrieve(obj["id"])
+
+    # The SDK's resource classes declare ``deleted: Optional[Literal[True]]``, "Always
+    # true for a deleted object": retrieve answers the stub, not a 404.
+    assert isinstance(retrieved, sdk_class)
+    assert retrieved.to_dict() == {"deleted": True, "id": obj["id"], "object": obj["object"]}
+
+
 def test_sdk_retries_injected_failures(
     stripe_sandbox: StripeSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
