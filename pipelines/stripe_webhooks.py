@@ -2,23 +2,25 @@
 
     python pipelines/stripe_webhooks.py serve --host 127.0.0.1 --port 8787
     python pipelines/stripe_webhooks.py drain                 # inbox -> DuckDB
+    python pipelines/stripe_webhooks.py drain --sandbox       # the emulator's inbox and API
     python pipelines/stripe_webhooks.py reconcile --sandbox   # missed events from /v1/events
 
 The signing secret comes from dlt config: ``sources.stripe.webhook_secret``
 (``SOURCES__STRIPE__WEBHOOK_SECRET``); while rolling it, also set
-``sources.stripe.webhook_secret_previous``, or give a list of secrets.
+``sources.stripe.webhook_secret_previous``, or give a list of secrets. The drain asks the
+Stripe API (``sources.stripe.api_key``, as ``pipelines/stripe.py``) about objects whose
+events cannot tell their newest state; without a key it says so when it needs one.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import os
 import socket
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if __package__ in (None, ""):
     # Run as a script: this folder is on sys.path (and would shadow the `stripe` SDK);
@@ -29,21 +31,29 @@ if __package__ in (None, ""):
 
 import dlt  # noqa: E402
 import uvicorn  # noqa: E402
+from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     UserFacingError,
     destination_location,
     format_table,
-    make_destination,
     run_reporting_errors,
     setup_logging,
 )
+from pipelines.common import make_pipeline as make_named_pipeline  # noqa: E402
+from sources.kit.errors import ConfigurationError  # noqa: E402
 from sources.kit.redact import global_redactor  # noqa: E402
+from sources.kit.settings import str_list  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
+
+if TYPE_CHECKING:
+    from sources.stripe.client import StripeClient
 
 PIPELINE_NAME = "stripe"
 DATASET_NAME = "stripe"
+SANDBOX_PIPELINE_NAME = "stripe_sandbox"
+"""``reconcile --sandbox`` loads into the sandbox pipeline, as ``pipelines/stripe.py --sandbox``."""
 DEFAULT_INBOX = "stripe_webhooks_inbox.sqlite3"
 DEFAULT_PORT = 8787
 SECRET_SETTING = "sources.stripe.webhook_secret"  # noqa: S105 - a config key
@@ -85,15 +95,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     drain = commands.add_parser("drain", help="load pending inbox events into the dataset")
     add_inbox_flag(drain)
     add_destination_flag(drain)
+    add_sandbox_flags(drain, "retrieve objects from the bundled Stripe emulator")
 
     reconcile = commands.add_parser("reconcile", help="store events the receiver missed")
     add_inbox_flag(reconcile)
     add_destination_flag(reconcile)
-    reconcile.add_argument(
-        "--sandbox", action="store_true", help="reconcile against the bundled Stripe emulator"
-    )
-    reconcile.add_argument("--sandbox-volume", type=int, default=50)
-    reconcile.add_argument("--sandbox-seed", type=int, default=42)
+    add_sandbox_flags(reconcile, "reconcile against the bundled Stripe emulator")
     reconcile.add_argument(
         "--since",
         type=int,
@@ -113,6 +120,13 @@ def add_inbox_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_sandbox_flags(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """``--sandbox`` (with its volume and seed): talk to the bundled Stripe emulator."""
+    parser.add_argument("--sandbox", action="store_true", help=purpose)
+    parser.add_argument("--sandbox-volume", type=int, default=50)
+    parser.add_argument("--sandbox-seed", type=int, default=42)
+
+
 def add_destination_flag(parser: argparse.ArgumentParser) -> None:
     """``--destination NAME``: where drained rows go."""
     parser.add_argument(
@@ -122,29 +136,37 @@ def add_destination_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def pipeline_name_of(args: argparse.Namespace) -> str:
+    """The pipeline a command loads into: ``stripe_sandbox`` with ``--sandbox``."""
+    return SANDBOX_PIPELINE_NAME if getattr(args, "sandbox", False) else PIPELINE_NAME
+
+
+def default_inbox(pipeline_name: str = PIPELINE_NAME) -> str:
+    """A pipeline's inbox: dlt config or the default name for ``stripe``, else its own.
+
+    Each pipeline drains only its own inbox, so events of the emulator or of a second
+    account never reach the real account's dataset.
+    """
+    if pipeline_name == PIPELINE_NAME:
+        return str(dlt.config.get(INBOX_KEY) or DEFAULT_INBOX)
+    return f"{pipeline_name}_webhooks_inbox.sqlite3"
+
+
 def inbox_path(args: argparse.Namespace) -> str:
     """The inbox file: the flag, then dlt config, then the default name."""
-    return str(args.inbox or dlt.config.get(INBOX_KEY) or DEFAULT_INBOX)
+    return str(args.inbox or default_inbox(pipeline_name_of(args)))
 
 
-def as_secret_list(value: Any) -> list[str]:
-    """A configured secret value as a list: a string, a JSON list or a list."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                raise UserFacingError(
-                    f"{SECRET_SETTING} looks like a list but is not JSON"
-                ) from exc
-        else:
-            return [text] if text else []
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [str(value)]
+def as_secret_list(value: Any, setting: str = SECRET_SETTING) -> list[str]:
+    """A configured secret value as a list: ``a,b``, a JSON list or a (TOML) list.
+
+    Raises:
+        UserFacingError: A malformed value; the line names ``setting``, never the value.
+    """
+    try:
+        return str_list(value, setting, secret=True) or []
+    except ConfigurationError as exc:
+        raise UserFacingError(str(exc)) from None
 
 
 def webhook_secrets() -> list[str]:
@@ -154,7 +176,9 @@ def webhook_secrets() -> list[str]:
         UserFacingError: No secret is configured.
     """
     secrets = as_secret_list(dlt.secrets.get(SECRET_SETTING))
-    secrets += as_secret_list(dlt.secrets.get(PREVIOUS_SECRET_SETTING))
+    secrets += as_secret_list(
+        dlt.secrets.get(PREVIOUS_SECRET_SETTING), PREVIOUS_SECRET_SETTING
+    )
     if not secrets:
         raise UserFacingError(
             f"Stripe webhook signing secret missing: set {SECRET_SETTING} in .dlt/secrets.toml "
@@ -209,33 +233,55 @@ def serve(args: argparse.Namespace) -> int:
 
 def drain_inbox(args: argparse.Namespace) -> int:
     """Loads pending inbox events into the dataset and prints what was loaded."""
+    from pipelines.stripe import stripe_endpoint
+
+    with stripe_endpoint(args) as overrides:
+        return drain_with_client(args, optional_client(overrides))
+
+
+def optional_client(overrides: dict[str, Any]) -> Optional[StripeClient]:
+    """The Stripe client from ``sources.stripe.*``, or None when no API key is configured.
+
+    The drain asks the API only about objects whose events cannot tell their newest state;
+    without a key it drains everything else and says in one line when it needs one.
+    """
+    from sources.stripe import make_client
+
+    try:
+        return make_client(**overrides)
+    except ConfigFieldMissingException:
+        logger.info("no sources.stripe.api_key: the drain cannot retrieve objects from Stripe")
+        return None
+
+
+def drain_with_client(args: argparse.Namespace, client: Optional[StripeClient]) -> int:
+    """Drains with ``client`` for retrievals and prints what was loaded."""
     from sources.stripe.webhooks import drain
 
     with Inbox(inbox_path(args)) as inbox:
-        pipeline = make_pipeline(args.destination)
-        report = drain(inbox, pipeline)
+        pipeline = make_pipeline(args.destination, pipeline_name_of(args))
+        report = drain(inbox, pipeline, client=client)
         rows: list[tuple[str, ...]] = [
             (table, str(count)) for table, count in sorted(report.tables.items())
         ]
+        if report.resumed:
+            print(f"loaded {len(report.resumed)} package(s) an interrupted run had left")
         if rows:
             print(format_table(rows, ("table", "rows merged")))
         print(
-            f"drained {report.events} event(s): {report.rows} row(s) merged, "
-            f"{report.stale} superseded, {report.unroutable} without a table; "
-            f"{inbox.counts().pending} pending"
+            f"drained {report.events} event(s): {report.rows} row(s) merged "
+            f"({report.retrieved} retrieved from Stripe), {report.stale} superseded "
+            f"({report.polled} object(s) newer in the poller's rows), "
+            f"{report.unroutable} without a table; {inbox.counts().pending} pending"
         )
         if report.batches:
             print(f"data: {destination_location(pipeline)}")
     return 0
 
 
-def make_pipeline(destination: str) -> dlt.Pipeline:
-    """The ``stripe`` pipeline on the ``stripe`` dataset, as ``pipelines/stripe.py`` uses."""
-    return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=make_destination(destination, PIPELINE_NAME, DATASET_NAME),
-        dataset_name=DATASET_NAME,
-    )
+def make_pipeline(destination: str, name: str = PIPELINE_NAME) -> dlt.Pipeline:
+    """The pipeline ``pipelines/stripe.py`` loads (``stripe`` on dataset ``stripe``)."""
+    return make_named_pipeline(name, name, destination)
 
 
 def reconcile_inbox(args: argparse.Namespace) -> int:
@@ -243,12 +289,13 @@ def reconcile_inbox(args: argparse.Namespace) -> int:
     from pipelines.stripe import build_client, stripe_endpoint
     from sources.stripe.webhooks import reconcile
 
-    with stripe_endpoint(args) as overrides, Inbox(inbox_path(args)) as inbox:
+    with stripe_endpoint(args) as overrides:
         client = build_client(overrides)
-        missing = reconcile(inbox, client, since=args.since)
-        print(f"reconcile: {missing} event(s) missed by the receiver, now in the inbox")
-    if not args.no_drain:
-        return drain_inbox(args)
+        with Inbox(inbox_path(args)) as inbox:
+            missing = reconcile(inbox, client, since=args.since)
+            print(f"reconcile: {missing} event(s) missed by the receiver, now in the inbox")
+        if not args.no_drain:
+            return drain_with_client(args, client)
     return 0
 
 

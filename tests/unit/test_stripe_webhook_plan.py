@@ -1,18 +1,24 @@
-"""Turning inbox events into poller-shaped rows: newest wins, deletes, unroutable events."""
+"""Turning inbox events into poller-shaped rows: newest wins whatever the order, deletes by
+event type, ambiguous ties retrieved, the poller's newer rows kept, unroutable events."""
 
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
 
+from sources.kit.errors import FatalError
 from sources.kit.webhooks.inbox import AppliedVersion, InboxEvent
 from sources.kit.webhooks.signatures import (
     MissingSignatureHeaderError,
     SignatureMismatchError,
 )
+from sources.stripe.settings import EVENT_OVERLAP_S, StripeResource
 from sources.stripe.webhooks import (
+    ClientNeededError,
+    choose,
     identify_stripe_event,
     listed_event,
     plan_drain,
@@ -51,13 +57,69 @@ def test_newest_event_wins_regardless_of_arrival_order() -> None:
     assert sorted(plan.event_ids) == ["evt_a", "evt_b", "evt_c"]
 
 
-def test_same_second_tie_goes_to_the_later_event_id() -> None:
-    events = [
-        inbox_event("evt_2", 100, customer("cus_1", "later id")),
-        inbox_event("evt_1", 100, customer("cus_1", "earlier id")),
+class FakeApi:
+    """Stands in for ``GET /v1/<resource>/<id>``: answers from ``objects``, counts calls."""
+
+    def __init__(self, *objects: dict[str, Any]) -> None:
+        self.objects = {(o["object"], o["id"]): o for o in objects}
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, spec: StripeResource, object_id: str) -> dict[str, Any]:
+        self.calls.append((spec.name, object_id))
+        return self.objects[(spec.object_type, object_id)]
+
+
+def same_second_updates() -> list[InboxEvent]:
+    """Three updates of one customer in one second; ids deliberately not in change order."""
+    return [
+        inbox_event("evt_9", 100, customer("cus_1", "first")),
+        inbox_event("evt_1", 100, customer("cus_1", "third")),
+        inbox_event("evt_5", 100, customer("cus_1", "second")),
     ]
-    plan = plan_drain([read_change(e) for e in events], {})
-    assert plan.rows["customers"][0]["name"] == "later id"
+
+
+@pytest.mark.parametrize("seed", range(6), ids=[f"order-{n}" for n in range(6)])
+def test_same_second_different_snapshots_are_retrieved_whatever_the_order(seed: int) -> None:
+    events = same_second_updates()
+    random.Random(seed).shuffle(events)
+    api = FakeApi(customer("cus_1", "third", email="now@example.com"))
+    plan = plan_drain([read_change(e) for e in events], {}, retrieve=api)
+    assert api.calls == [("customers", "cus_1")]
+    assert [(r["name"], r["email"], r["deleted"]) for r in plan.rows["customers"]] == [
+        ("third", "now@example.com", False)
+    ]
+    assert (plan.retrieved, plan.stale, plan.objects) == (1, 2, 1)
+    assert plan.versions == [AppliedVersion("customer", "cus_1", 100, "evt_9")]  # same each order
+
+
+def test_same_second_tie_without_a_client_says_what_to_configure() -> None:
+    with pytest.raises(ClientNeededError, match="sources.stripe.api_key") as raised:
+        plan_drain([read_change(e) for e in same_second_updates()], {})
+    assert "customer cus_1" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_identical_same_second_snapshots_need_no_retrieval() -> None:
+    events = [
+        inbox_event("evt_2", 100, customer("cus_1", "same"), event_type="invoice.paid"),
+        inbox_event("evt_1", 100, customer("cus_1", "same")),
+    ]
+    plan = plan_drain([read_change(e) for e in events], {})  # no retriever needed
+    assert [r["name"] for r in plan.rows["customers"]] == ["same"]
+
+
+def test_retrieved_deleted_stub_keeps_the_event_columns_deleted() -> None:
+    api = FakeApi({"id": "cus_1", "object": "customer", "deleted": True})
+    plan = plan_drain([read_change(e) for e in same_second_updates()], {}, retrieve=api)
+    row = plan.rows["customers"][0]
+    assert (row["deleted"], row["deleted_at"], row["created"]) == (True, 100, 1)
+    assert row["name"] in {"first", "second", "third"}  # the columns of an event snapshot
+
+
+def test_retrieved_answer_for_another_object_is_refused() -> None:
+    api = FakeApi(customer("cus_1", "x"))
+    api.objects[("customer", "cus_1")] = customer("cus_2", "x")
+    with pytest.raises(FatalError, match="another object"):
+        plan_drain([read_change(e) for e in same_second_updates()], {}, retrieve=api)
 
 
 @pytest.mark.parametrize(
@@ -79,15 +141,88 @@ def test_events_older_than_applied_state_are_skipped(
     assert len(plan.audit) == 1
 
 
-def test_delete_keeps_row_with_deleted_flag_like_the_poller() -> None:
-    events = [
-        inbox_event("evt_1", 100, customer("cus_1", "alive")),
-        inbox_event(
-            "evt_2", 200, customer("cus_1", "gone", deleted=True), event_type="customer.deleted"
+@pytest.mark.parametrize(
+    "event_type, obj, deleted",
+    [
+        ("customer.deleted", customer("cus_1", "gone"), True),
+        ("product.deleted", {"id": "prod_1", "object": "product", "created": 1}, True),
+        (
+            "customer.subscription.deleted",
+            {"id": "sub_1", "object": "subscription", "created": 1, "status": "canceled"},
+            False,
         ),
+        ("customer.updated", customer("cus_1", "alive"), False),
+    ],
+    ids=["customer-deleted", "product-deleted", "subscription-canceled", "update"],
+)
+def test_deletes_are_told_by_the_event_type_not_a_flag(
+    event_type: str, obj: dict[str, Any], deleted: bool
+) -> None:
+    # A real `<object>.deleted` event carries the prior object WITHOUT `deleted`
+    # (stripe/stripe-dotnet#1870; ../shared/stripe/README.md).
+    assert "deleted" not in obj
+    events = [
+        inbox_event("evt_1", 100, {**obj, "name": "before"}, event_type=obj["object"] + ".updated"),
+        inbox_event("evt_2", 200, obj, event_type=event_type),
     ]
-    row = plan_drain([read_change(e) for e in events], {}).rows["customers"][0]
-    assert (row["deleted"], row["deleted_at"], row["name"]) == (True, 200, "gone")
+    plan = plan_drain([read_change(e) for e in events], {})
+    (row,) = [r for rows in plan.rows.values() for r in rows]
+    assert (row["deleted"], row["deleted_at"]) == ((True, 200) if deleted else (False, None))
+    assert row.get("status") == obj.get("status")  # a canceled subscription stays canceled
+
+
+def test_same_second_delete_wins_without_retrieval() -> None:
+    events = [
+        inbox_event("evt_9", 100, customer("cus_1", "renamed")),
+        inbox_event("evt_1", 100, customer("cus_1", "gone"), event_type="customer.deleted"),
+    ]
+    plan = plan_drain([read_change(e) for e in events], {})  # no retriever needed
+    row = plan.rows["customers"][0]
+    assert (row["deleted"], row["name"]) == (True, "gone")
+    assert plan.versions == [AppliedVersion("customer", "cus_1", 100, "evt_1")]
+
+
+@pytest.mark.parametrize(
+    "late_name, outcome",
+    [("applied", "stale"), ("different", "retrieve")],
+    ids=["identical-to-applied", "different-from-applied"],
+)
+def test_late_same_second_event_is_compared_with_the_applied_snapshot(
+    late_name: str, outcome: str
+) -> None:
+    applied_event = inbox_event("evt_9", 100, customer("cus_1", "applied"))
+    late = read_change(inbox_event("evt_1", 100, customer("cus_1", late_name)))
+    version = AppliedVersion("customer", "cus_1", 100, "evt_9")
+    choice = choose([late], version, read_change(applied_event))
+    assert choice.outcome == outcome
+    if outcome == "retrieve":  # without the applied snapshot, the same tie cannot be told
+        assert choose([late], version, None).outcome == "retrieve"
+
+
+CURSOR = 10_000
+
+
+@pytest.mark.parametrize(
+    "created, event_type, outcome",
+    [
+        (CURSOR - 1, "customer.updated", "polled"),
+        (CURSOR, "customer.updated", "retrieve"),
+        (CURSOR + EVENT_OVERLAP_S - 1, "customer.updated", "retrieve"),
+        (CURSOR + 10, "customer.deleted", "apply"),
+        (CURSOR + EVENT_OVERLAP_S, "customer.updated", "apply"),
+    ],
+    ids=["before-scan", "overlap-start", "overlap-end", "delete-in-overlap", "after-scan"],
+)
+def test_events_against_the_pollers_cursor(created: int, event_type: str, outcome: str) -> None:
+    change = read_change(inbox_event("evt_1", created, customer("cus_1", "x"), event_type))
+    assert choose([change], poller_cursor=CURSOR).outcome == outcome
+
+
+def test_polled_objects_write_no_row_and_record_no_version() -> None:
+    change = read_change(inbox_event("evt_1", CURSOR - 5, customer("cus_1", "old")))
+    plan = plan_drain([change], {}, poller_cursors={"customers": CURSOR, "charges": 0})
+    assert (plan.objects, plan.polled, plan.stale, plan.versions) == (0, 1, 1, [])
+    assert plan.event_ids == ["evt_1"]  # marked done
 
 
 def test_live_row_has_deleted_false() -> None:

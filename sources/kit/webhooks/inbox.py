@@ -8,7 +8,9 @@ commit, so an acknowledged event survives ``kill -9`` and power loss alike, whil
 cost of the fsync is shared by every request that arrived during the previous one.
 
 The inbox also keeps what a drain needs to be restartable and order-safe: which events
-are done, the newest event applied per object, and named cursors (the reconcile point).
+are done, the newest event applied per object (drained events keep their body, so a later
+drain can compare a late delivery with what it applied), and named cursors (the
+reconcile point).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
 
+SELECT_EVENTS = "SELECT id, created, type, payload, received_at, source FROM events"
+
 INSERT_EVENTS = "INSERT OR IGNORE INTO events (id, created, type, payload, received_at, source)"
 
 UPSERT_VERSION = """
@@ -70,9 +74,11 @@ UPSERT_VERSION = """
     VALUES (?, ?, ?, ?)
     ON CONFLICT (object_type, object_id) DO UPDATE SET
         event_created = excluded.event_created, event_id = excluded.event_id
-    WHERE (excluded.event_created, excluded.event_id)
-        > (applied_versions.event_created, applied_versions.event_id)
+    WHERE excluded.event_created >= applied_versions.event_created
 """
+"""Never back to an older second; within one second the drain's latest choice stands (it
+chose among every event of that second it knew, the applied one included, and the order
+of event ids within a second means nothing)."""
 
 
 class InboxUnavailableError(RetriableError):
@@ -368,7 +374,7 @@ class Inbox:
         """Marks events drained and records the newest applied event per object.
 
         Both happen in one transaction, so a crash leaves either all of it or none.
-        A recorded version never moves backwards.
+        A recorded version never moves back to an older second.
         """
         done = [(self._clock(), event_id) for event_id in ids]
         versions = [(v.object_type, v.object_id, v.event_created, v.event_id) for v in applied]
@@ -379,6 +385,20 @@ class Inbox:
 
         with self._lock:
             self._transaction(record)
+
+    def events_by_id(self, ids: Iterable[str]) -> dict[str, InboxEvent]:
+        """The stored events (drained or not) among ``ids``."""
+        found: dict[str, InboxEvent] = {}
+        wanted = list(dict.fromkeys(ids))
+        step = ROWS_PER_STATEMENT * 6
+        with self._lock:
+            for start in range(0, len(wanted), step):
+                chunk = wanted[start : start + step]
+                marks = ",".join("?" * len(chunk))
+                sql = f"{SELECT_EVENTS} WHERE id IN ({marks})"  # noqa: S608 - placeholders
+                for row in self._conn.execute(sql, chunk):
+                    found[row[0]] = InboxEvent(*row)
+        return found
 
     def applied_versions(
         self, keys: Iterable[tuple[str, str]]
