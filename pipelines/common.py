@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Optional, Protocol, TypeVar, get_args
@@ -17,10 +18,13 @@ from dlt.common.configuration.specs.gcp_credentials import (
 )
 from dlt.common.destination import Destination
 from dlt.common.destination.client import SupportsOpenTables
+from dlt.common.pipeline import TRefreshMode, get_dlt_pipelines_dir
+from dlt.common.runtime.run_context import RunContext
 from dlt.destinations.exceptions import DestinationUndefinedEntity
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from sources.kit.deadletters import DEAD_LETTERS_TABLE
 from sources.kit.errors import SluiceError
 from sources.kit.http import ResilientSession
 from sources.kit.logformat import apply_log_format
@@ -32,6 +36,14 @@ logger = logging.getLogger("sluice.pipeline")
 
 DUCKDB_AMBIGUOUS = "Ambiguous reference to catalog or schema"
 DUCKDB_OUT_OF_MEMORY = "Out of Memory Error"
+DUCKDB_CANNOT_OPEN = "Cannot open file"
+
+LOCAL_PIPELINES_DIR = os.path.join(".dlt", ".var", "pipelines")
+"""Where pipeline state lives by default, inside the project (git-ignored, like dlt's
+own workspace data in ``.dlt/.var``)."""
+
+LOCAL_DATABASE_KEY = "sluice_duckdb_database"
+"""Key in dlt's local (never synced) pipeline state: the DuckDB file the state belongs to."""
 
 
 class UserFacingError(Exception):
@@ -86,6 +98,48 @@ def default_duckdb_file(pipeline_name: str) -> str:
     return f"{default_duckdb_name(pipeline_name)}.duckdb"
 
 
+def project_dir() -> str:
+    """The directory a run belongs to: dlt's run directory (the working directory, or
+    ``DLT_PROJECT_DIR``), where dlt also reads ``.dlt/config.toml`` and ``secrets.toml``."""
+    return os.path.abspath(dlt.current.run_context().run_dir)
+
+
+def local_files_dir() -> str:
+    """Where relative DuckDB paths resolve this run: dlt's local dir (the working
+    directory, or ``DLT_LOCAL_DIR``)."""
+    return os.path.abspath(dlt.current.run_context().local_dir)
+
+
+def default_pipelines_dir(pipeline_name: Optional[str] = None) -> str:
+    """Where pipeline state (cursors, schemas, pending load packages) lives.
+
+    dlt's own default is one folder per user (``~/.dlt/pipelines``, ``/var/dlt/pipelines``
+    for root), shared by every checkout on the machine: a second clone then continued from
+    the first one's cursors into the first one's DuckDB file. sluice keeps the state in the
+    project instead, unless the user chose a place: dlt's ``pipelines_dir`` setting
+    (``pipelines.<name>.pipelines_dir``, ``pipelines.pipelines_dir``, ``pipelines_dir``,
+    e.g. ``PIPELINES_DIR``), ``DLT_DATA_DIR`` (state in ``$DLT_DATA_DIR/pipelines``) or a
+    dlt workspace run context (which already keeps its data inside the project).
+
+    Args:
+        pipeline_name: The pipeline, for its own ``pipelines.<name>.pipelines_dir``.
+
+    Returns:
+        An absolute directory; ``<project>/.dlt/.var/pipelines`` by default.
+    """
+    keys = ["pipelines.pipelines_dir", "pipelines_dir"]
+    if pipeline_name:
+        keys.insert(0, f"pipelines.{pipeline_name}.pipelines_dir")
+    for key in keys:
+        configured: Any = dlt.config.get(key)
+        if configured:
+            return os.path.abspath(str(configured))
+    context = dlt.current.run_context()
+    if os.environ.get("DLT_DATA_DIR") or type(context) is not RunContext:
+        return os.path.abspath(get_dlt_pipelines_dir())
+    return os.path.join(project_dir(), LOCAL_PIPELINES_DIR)
+
+
 def configured_duckdb_credentials() -> Optional[str]:
     """The DuckDB database the user configured through dlt secrets, config or env."""
     value: Any = dlt.secrets.get("destination.duckdb.credentials")
@@ -106,29 +160,54 @@ def duckdb_global_config() -> dict[str, Any]:
     return {} if limit.lower() in ("none", "default", "0") else {"memory_limit": limit}
 
 
+def duckdb_database(pipeline_name: str) -> Optional[str]:
+    """The absolute DuckDB file this run loads, or None for a special database.
+
+    A relative path (the default ``<pipeline>_data.duckdb`` or a configured one) resolves
+    in this run's directory. dlt would resolve it in the directory of the pipeline's
+    *first* run, remembered in its state: a pipeline first run from a deleted clone kept
+    failing with "Cannot open file", ``--full-refresh`` included.
+
+    Args:
+        pipeline_name: The pipeline (names the default file).
+
+    Returns:
+        The file, or None for ``:memory:``-style and ``duckdb://``/``md:`` databases.
+    """
+    configured = configured_duckdb_credentials()
+    if configured and (configured.startswith(":") or "://" in configured):
+        return None
+    database = configured or default_duckdb_file(pipeline_name)
+    if database.startswith("md:"):
+        return None
+    return os.path.normpath(os.path.join(local_files_dir(), os.path.expanduser(database)))
+
+
 def make_destination(name: str, pipeline_name: str, dataset_name: str) -> Any:
     """Resolves ``--destination``; DuckDB gets a clash-free default file and a memory cap.
+
+    The DuckDB file is passed as an absolute path resolved in this run's directory (see
+    :func:`duckdb_database`), so each checkout loads its own file.
 
     Raises:
         UserFacingError: The DuckDB file name equals the dataset name.
     """
     if name != "duckdb":
         return name
-    settings = duckdb_global_config()
+    settings = duckdb_global_config() or None
     configured = configured_duckdb_credentials()
     if configured:
         check_duckdb_name_clash(configured, dataset_name)
-        if not settings or configured.startswith(":") or "://" in configured:
-            return dlt.destinations.duckdb()
-        return dlt.destinations.duckdb(
-            credentials=DuckDbCredentials(configured, global_config=settings)
-        )
-    default_name = default_duckdb_name(pipeline_name)
-    if not settings:
-        return dlt.destinations.duckdb(destination_name=default_name)
+    database = duckdb_database(pipeline_name)
+    if database is None:
+        return dlt.destinations.duckdb()
+    # A missing folder is reported when the load opens the file (see explain): an
+    # orchestrator may create the run's directory only after this is built.
+    credentials = DuckDbCredentials(database, global_config=settings)
+    if configured:
+        return dlt.destinations.duckdb(credentials=credentials)
     return dlt.destinations.duckdb(
-        destination_name=default_name,
-        credentials=DuckDbCredentials(f"{default_name}.duckdb", global_config=settings),
+        destination_name=default_duckdb_name(pipeline_name), credentials=credentials
     )
 
 
@@ -170,13 +249,93 @@ def make_pipeline(
             "files, so changed objects are appended; read the newest row per id by "
             "_dlt_load_id, or use --table-format delta (see README 'A lake on files')"
         )
-    return dlt.pipeline(
+    pipeline = dlt.pipeline(
         pipeline_name=pipeline_name,
+        pipelines_dir=default_pipelines_dir(pipeline_name),
         destination=destination,
         dataset_name=dataset_name,
         staging=staging,
         **progress_option(progress),
     )
+    if destination_name == "duckdb":
+        bind_state_to_database(pipeline, duckdb_database(pipeline_name))
+    return pipeline
+
+
+def bind_state_to_database(pipeline: dlt.Pipeline, database: Optional[str]) -> None:
+    """Sets aside local state that was built against another DuckDB file.
+
+    The local state (cursors, schemas, pending packages) describes the file it was
+    loaded into. When this run loads another file (another checkout, a moved or a
+    changed ``DESTINATION__DUCKDB__CREDENTIALS``), continuing from it would load only
+    the changes since someone else's cursors. The local state is then dropped, and
+    dlt restores the state kept in this run's file (``_dlt_pipeline_state``) or, when
+    the file is new or gone, loads everything again. dlt itself drops local state whose
+    dataset is missing from the destination, which covers a deleted file.
+
+    Args:
+        pipeline: The pipeline just created.
+        database: The absolute DuckDB file of this run (None: nothing to compare).
+    """
+    if database is None:
+        return
+    try:
+        recorded = pipeline.get_local_state_val(LOCAL_DATABASE_KEY)
+    except KeyError:
+        recorded = None
+    if recorded and recorded != database:
+        logger.warning(
+            "pipeline %s: its local state belongs to %s, this run loads %s; "
+            "continuing from the state kept in %s (everything is loaded if it has none)",
+            pipeline.pipeline_name,
+            recorded,
+            database,
+            os.path.basename(database),
+        )
+        pipeline.drop()
+    if recorded != database:
+        pipeline.set_local_state_val(LOCAL_DATABASE_KEY, database)
+
+
+def loaded_resources(pipeline: dlt.Pipeline) -> set[str]:
+    """Resources that have tables in the pipeline's schemas (dead letters aside)."""
+    names: set[str] = set()
+    for schema_name in pipeline.schema_names:
+        for table in pipeline.schemas[schema_name].data_tables(include_incomplete=True):
+            resource = table.get("resource")
+            if resource and table["name"] != DEAD_LETTERS_TABLE:
+                names.add(resource)
+    return names
+
+
+def full_refresh_mode(
+    pipeline: dlt.Pipeline, selected: Sequence[str], every: Iterable[str]
+) -> TRefreshMode:
+    """dlt's ``refresh`` for ``--full-refresh`` over the ``selected`` resources.
+
+    All of them: ``drop_sources`` (every table of the source, its whole state). A subset
+    (``--resources customers``): ``drop_resources``, which drops only those resources'
+    tables and state and keeps the others'. ``_dead_letters`` holds every resource's
+    dead letters but is recorded in the schema under whichever resource last wrote one;
+    it is detached from the subset first, so refreshing that resource keeps the others'.
+
+    Args:
+        pipeline: The pipeline about to run.
+        selected: The resources this run loads.
+        every: All resources of the source.
+
+    Returns:
+        ``drop_sources`` or ``drop_resources``.
+    """
+    if set(every) <= set(selected):
+        return "drop_sources"
+    for name in pipeline.schema_names:
+        schema = pipeline.schemas[name]
+        table = schema.tables.get(DEAD_LETTERS_TABLE)
+        if table is not None and table.get("resource") in selected:
+            table["resource"] = DEAD_LETTERS_TABLE
+            pipeline.schemas.save_schema(schema)
+    return "drop_resources"
 
 
 def resolve_table_format(flag: Optional[str], source_section: str) -> Optional[str]:
@@ -256,6 +415,11 @@ def explain(exc: BaseException) -> str:
             return (
                 "DuckDB cannot tell the database file from the dataset because they share "
                 "a name: rename the file in DESTINATION__DUCKDB__CREDENTIALS"
+            )
+        if DUCKDB_CANNOT_OPEN in str(cause):
+            return (
+                f"{str(cause).splitlines()[0]}: check that the folder exists and is writable, "
+                "or point DESTINATION__DUCKDB__CREDENTIALS at another file"
             )
         if DUCKDB_OUT_OF_MEMORY in str(cause):
             limit = duckdb_global_config().get("memory_limit", "DuckDB's default")

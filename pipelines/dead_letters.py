@@ -5,10 +5,11 @@ Usage::
     python pipelines/dead_letters.py list --pipeline stripe [--resource charges]
     python pipelines/dead_letters.py replay --pipeline stripe [--resource charges] [--dry-run]
 
-Attaches to the existing pipeline (``DLT_DATA_DIR`` or ``--pipelines-dir``); the
-destination credentials come from the usual dlt config. Exit codes: 0 when everything
-replayable was loaded, 1 when some letters remain invalid (or loading failed), 2 on
-usage or configuration errors. Raw payloads are never printed.
+Attaches to the existing pipeline (in ``.dlt/.var/pipelines`` of the working directory,
+``DLT_DATA_DIR`` or ``--pipelines-dir``); the destination credentials come from the usual
+dlt config. Exit codes: 0 when everything replayable was loaded, 1 when some letters
+remain invalid (or loading failed), 2 on usage or configuration errors. Raw payloads are
+never printed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipelines.common import default_pipelines_dir  # noqa: E402
 from sources.kit.redact import global_redactor  # noqa: E402
 from sources.kit.replay import (  # noqa: E402
     DeadLetter,
@@ -56,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--pipeline", required=True, help="pipeline name, e.g. stripe")
         command.add_argument("--resource", help="only dead letters of this resource")
-        command.add_argument("--pipelines-dir", help="where pipelines live (default: dlt's)")
+        command.add_argument(
+            "--pipelines-dir",
+            help="where pipeline state is (default: .dlt/.var/pipelines or "
+            "$DLT_DATA_DIR/pipelines)",
+        )
     commands.choices["list"].add_argument(
         "--newest", type=int, default=5, help="how many recent dead letters to show"
     )
@@ -84,7 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        pipeline = attach_pipeline(args.pipeline, args.pipelines_dir)
+        pipelines_dir = args.pipelines_dir or default_pipelines_dir(args.pipeline)
+        pipeline = attach_pipeline(args.pipeline, pipelines_dir)
         if args.command == "list":
             letters = read_pending_dead_letters(pipeline, args.resource)
             print(format_summary(args.pipeline, summarize_dead_letters(letters, args.newest)))

@@ -25,14 +25,14 @@ if __package__ in (None, ""):
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, os.path.dirname(here))
 
-import dlt  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
-    make_destination,
+    full_refresh_mode,
+    loaded_resources,
+    make_pipeline,
     print_canonical_summary,
     print_run_summary,
-    progress_option,
     run_reporting_errors,
     setup_logging,
 )
@@ -81,7 +81,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--full-refresh",
         action="store_true",
-        help="drop this source's tables and state, then load everything again",
+        help="drop the selected objects' tables and state (all of this source's when "
+        "every one is selected), then load them again",
     )
     parser.add_argument(
         "--progress",
@@ -142,11 +143,8 @@ def run(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex
     specs = salesforce_mappings() if args.canonical else []
     with salesforce_endpoint(args) as overrides:
-        pipeline = dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
-            dataset_name=DATASET_NAME,
-            **progress_option(args.progress),
+        pipeline = make_pipeline(
+            PIPELINE_NAME, DATASET_NAME, args.destination, progress=args.progress
         )
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("salesforce", run_id)
@@ -162,19 +160,28 @@ def run(args: argparse.Namespace) -> int:
                 monitor=monitor,
                 **{k: v for k, v in given.items() if v is not None},
             )
-            slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            selected = list(source.resources.selected.keys())
+            slot.tables = [*selected, "_dead_letters"]
+            # Only the selected objects are refreshed (dlt reads the pipeline's refresh).
+            pipeline.refresh = (
+                full_refresh_mode(pipeline, selected, loaded_resources(pipeline))
+                if args.full_refresh
+                else None
+            )
             tee_mapped_resources(source, spool, specs)
             return source
 
-        run_with_ledger(
-            pipeline,
-            build_source,
-            monitor,
-            slot,
-            breakers=slot,
-            loader_file_format=loader_file_format(pipeline),
-            refresh="drop_sources" if args.full_refresh else None,
-        )
+        try:
+            run_with_ledger(
+                pipeline,
+                build_source,
+                monitor,
+                slot,
+                breakers=slot,
+                loader_file_format=loader_file_format(pipeline),
+            )
+        finally:
+            pipeline.refresh = None
         assert slot.client is not None
         print_run_summary(
             pipeline,

@@ -30,7 +30,9 @@ from pipelines.common import (  # noqa: E402
     count_rows,
     destination_location,
     format_table,
-    make_destination,
+    full_refresh_mode,
+    loaded_resources,
+    make_pipeline,
     print_run_summary,
     run_reporting_errors,
     setup_logging,
@@ -109,11 +111,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     run_id = uuid.uuid4().hex
     with servicenow_endpoint(args) as overrides:
-        pipeline = dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=make_destination(args.destination, PIPELINE_NAME, DATASET_NAME),
-            dataset_name=DATASET_NAME,
-        )
+        pipeline = make_pipeline(PIPELINE_NAME, DATASET_NAME, args.destination)
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("servicenow", run_id)
         slot: ClientSlot[ServiceNowClient] = ClientSlot()
@@ -128,20 +126,29 @@ def run(args: argparse.Namespace) -> int:
                 monitor=monitor,
                 **{k: v for k, v in given.items() if v is not None},
             )
-            slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            selected = list(source.resources.selected.keys())
+            slot.tables = [*selected, "_dead_letters"]
+            # Only the selected tables are refreshed (dlt reads the pipeline's refresh).
+            pipeline.refresh = (
+                full_refresh_mode(pipeline, selected, loaded_resources(pipeline))
+                if args.full_refresh
+                else None
+            )
             if args.canonical:
                 tee_canonical(source, spool)
             return source
 
-        run_with_ledger(
-            pipeline,
-            build_source,
-            monitor,
-            slot,
-            breakers=slot,
-            loader_file_format=loader_file_format(pipeline),
-            refresh="drop_sources" if args.full_refresh else None,
-        )
+        try:
+            run_with_ledger(
+                pipeline,
+                build_source,
+                monitor,
+                slot,
+                breakers=slot,
+                loader_file_format=loader_file_format(pipeline),
+            )
+        finally:
+            pipeline.refresh = None
         assert slot.client is not None
         print_run_summary(pipeline, slot.client.session, slot.tables, time.monotonic() - started)
         if args.canonical:

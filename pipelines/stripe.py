@@ -3,6 +3,12 @@
 python pipelines/stripe.py                # real API, key from dlt config or env
 python pipelines/stripe.py --sandbox      # bundled Stripe emulator, over HTTP
 python pipelines/stripe.py --resources customers,charges --full-refresh
+python pipelines/stripe.py --pipeline-name stripe_eu   # a second account, kept apart
+
+The real account loads through pipeline ``stripe`` into dataset ``stripe``; ``--sandbox``
+through pipeline ``stripe_sandbox`` into dataset ``stripe_sandbox`` (DuckDB file
+``stripe_sandbox_data.duckdb``), so the emulator never touches a real account's state or
+data. A pipeline remembers the account it was built from and refuses another one.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -29,6 +36,8 @@ import dlt  # noqa: E402
 
 from pipelines.common import (  # noqa: E402
     ClientSlot,
+    UserFacingError,
+    full_refresh_mode,
     make_pipeline,
     print_canonical_summary,
     print_run_summary,
@@ -36,7 +45,8 @@ from pipelines.common import (  # noqa: E402
     run_reporting_errors,
     setup_logging,
 )
-from pipelines.stripe_webhooks import DEFAULT_INBOX, INBOX_KEY  # noqa: E402
+from pipelines.identity import check_account  # noqa: E402
+from pipelines.stripe_webhooks import default_inbox  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
@@ -50,8 +60,29 @@ from sources.stripe.client import StripeClient  # noqa: E402
 from sources.stripe.webhooks import drain, reconcile  # noqa: E402
 
 PIPELINE_NAME = "stripe"
-DATASET_NAME = "stripe"
+"""The real account's pipeline; its dataset is ``stripe`` (each pipeline's dataset is its name)."""
+DATASET_NAME = PIPELINE_NAME
+SANDBOX_PIPELINE_NAME = "stripe_sandbox"
+"""The pipeline (and dataset) of ``--sandbox`` runs, apart from any real account's."""
+SANDBOX_BASE_URL = "the bundled sandbox"
+"""The base URL recorded for ``--sandbox`` runs: the emulator gets a new port every run."""
+PIPELINE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+ACCOUNT_REMEDY = (
+    "use --pipeline-name NAME for a second account, or --full-refresh (all resources) "
+    "to rebuild this one"
+)
 logger = logging.getLogger("sluice.pipeline.stripe")
+
+
+def resource_list(text: str) -> list[str]:
+    """``--resources``: known names only, so a typo stops before any run is ledgered."""
+    names = [r.strip() for r in text.split(",") if r.strip()]
+    unknown = [n for n in names if n not in RESOURCE_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown resource(s) {', '.join(unknown)}; choose from: {', '.join(RESOURCE_NAMES)}"
+        )
+    return names
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -79,13 +110,19 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--resources",
-        type=lambda s: [r.strip() for r in s.split(",") if r.strip()],
+        type=resource_list,
         help=f"comma-separated subset of: {','.join(RESOURCE_NAMES)}",
+    )
+    parser.add_argument(
+        "--pipeline-name",
+        help="pipeline (and dataset, and default DuckDB file stem) to load into; one per "
+        f"account (default: {PIPELINE_NAME}, {SANDBOX_PIPELINE_NAME} with --sandbox)",
     )
     parser.add_argument(
         "--full-refresh",
         action="store_true",
-        help="drop this source's tables and state, then load everything again",
+        help="drop the selected resources' tables and state (all of this source's with "
+        "every resource), then load them again",
     )
     parser.add_argument(
         "--progress",
@@ -149,16 +186,42 @@ def build_client(overrides: dict[str, Any]) -> StripeClient:
     return client
 
 
+def pipeline_name(args: argparse.Namespace) -> str:
+    """``--pipeline-name``, else ``stripe_sandbox`` with ``--sandbox``, else ``stripe``.
+
+    Raises:
+        UserFacingError: The name cannot name a dataset and a file.
+    """
+    name = getattr(args, "pipeline_name", None)
+    if not name:
+        return SANDBOX_PIPELINE_NAME if getattr(args, "sandbox", False) else PIPELINE_NAME
+    if not PIPELINE_NAME_PATTERN.match(name):
+        raise UserFacingError(
+            f"--pipeline-name {name!r}: use lowercase letters, digits and _ (starting with a "
+            "letter); it also names the dataset and the default DuckDB file"
+        )
+    return str(name)
+
+
+def account_fingerprint(client: StripeClient, sandbox: bool) -> dict[str, Optional[str]]:
+    """This run's account fingerprint; the emulator's changing port is not part of it."""
+    fingerprint = client.account_fingerprint()
+    if sandbox:
+        fingerprint["base_url"] = SANDBOX_BASE_URL
+    return fingerprint
+
+
 def run(args: argparse.Namespace) -> int:
     """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
     started = time.monotonic()
     run_id = uuid.uuid4().hex
     specs = stripe_mappings() if args.canonical else []
     table_format = resolve_table_format(args.table_format, "stripe")
+    name = pipeline_name(args)
     with stripe_endpoint(args) as overrides:
         pipeline = make_pipeline(
-            PIPELINE_NAME,
-            DATASET_NAME,
+            name,
+            name,
             args.destination,
             staging=args.staging,
             table_format=table_format,
@@ -184,19 +247,33 @@ def run(args: argparse.Namespace) -> int:
                 monitor=monitor,
                 **{k: v for k, v in given.items() if v is not None},
             )
-            slot.tables = [*source.resources.selected.keys(), "_dead_letters"]
+            selected = list(source.resources.selected.keys())
+            slot.tables = [*selected, "_dead_letters"]
+            # dlt reads the pipeline's refresh when run() is given none; it depends on
+            # the selection, known only now.
+            pipeline.refresh = (
+                full_refresh_mode(pipeline, selected, RESOURCE_NAMES) if args.full_refresh else None
+            )
+            check_account(
+                pipeline,
+                account_fingerprint(slot.client, args.sandbox),
+                rebuild=pipeline.refresh == "drop_sources",
+                remedy=ACCOUNT_REMEDY,
+            )
             tee_mapped_resources(source, spool, specs)
             return source
 
-        run_with_ledger(
-            pipeline,
-            build_source,
-            monitor,
-            slot,
-            breakers=slot,
-            loader_file_format=loader_file_format(pipeline),
-            refresh="drop_sources" if args.full_refresh else None,
-        )
+        try:
+            run_with_ledger(
+                pipeline,
+                build_source,
+                monitor,
+                slot,
+                breakers=slot,
+                loader_file_format=loader_file_format(pipeline),
+            )
+        finally:
+            pipeline.refresh = None  # the webhook drain below runs on the same pipeline
         assert slot.client is not None
         if args.reconcile_webhooks:
             reconcile_webhooks(pipeline, slot.client)
@@ -211,10 +288,10 @@ def run(args: argparse.Namespace) -> int:
 
 def reconcile_webhooks(pipeline: dlt.Pipeline, client: StripeClient) -> None:
     """Hybrid mode: events the receiver missed go to its inbox, then the inbox drains."""
-    path = str(dlt.config.get(INBOX_KEY) or DEFAULT_INBOX)
+    path = default_inbox(pipeline.pipeline_name)
     with Inbox(path) as inbox:
         missed = reconcile(inbox, client)
-        drained = drain(inbox, pipeline)
+        drained = drain(inbox, pipeline, client=client)
     print(
         f"webhooks: {missed} event(s) missed by the receiver, {drained.events} drained from {path}"
     )

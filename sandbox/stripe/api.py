@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import errors
+from .account import ACCOUNT_PATH, account_object
 from .auth import Authenticator
 from .expand import expand, list_paths
 from .faults import FaultInjector
@@ -157,6 +158,12 @@ class StripeApi:
             return error_response(error)
 
     def _route(self, request: ApiRequest, api_key: str, request_id: str) -> ApiResponse:
+        if request.method == "GET" and request.path.rstrip("/") == ACCOUNT_PATH:
+            # The key's own account, or the connected one in Stripe-Account (see account.py).
+            account = account_object(
+                self.store.factory.account, request.headers.get("stripe-account")
+            )
+            return ApiResponse(body=encode(account))
         parts = request.path.strip("/").split("/")
         spec = BY_LIST_NAME.get(parts[1]) if len(parts) in (2, 3) and parts[0] == "v1" else None
         if spec is None:
@@ -206,10 +213,16 @@ class StripeApi:
         spec = call.spec
         query = parse_list_query(spec.list_name, parse_query(call.request.query))
         paths = list_paths(query.expand)
+        entries = self.store.sorted_entries(spec.list_name)
+        cursor_key: Callable[[str], tuple[int, str] | None] = functools.partial(
+            self.store.cursor_key, spec.list_name
+        )
+        if spec.name == "event" and self._injector.faults.reverse_same_second_events:
+            entries, cursor_key = self.store.same_second_reversed(spec.list_name)
         page = paginate(
-            self.store.sorted_entries(spec.list_name),
+            entries,
             query,
-            functools.partial(self.store.cursor_key, spec.list_name),
+            cursor_key,
             object_name=spec.name,
             since=self.store.visible_since(spec.list_name),
         )

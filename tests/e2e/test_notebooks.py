@@ -14,6 +14,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
+DATASET = "stripe_sandbox"
+"""`pipelines/stripe.py --sandbox` loads the sandbox's own dataset, never a real `stripe`."""
 MIN_PNG_BYTES = 5_000
 """An empty matplotlib figure saves to about 2 KB; a plot with data is well above this."""
 
@@ -42,9 +44,8 @@ def has_table(database: Path, table: str) -> bool:
     with duckdb.connect(str(database), read_only=True) as con:
         return bool(
             con.execute(
-                "SELECT 1 FROM information_schema.tables "
-                "WHERE table_schema = 'stripe' AND table_name = ?",
-                [table],
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [DATASET, table],
             ).fetchall()
         )
 
@@ -58,14 +59,15 @@ def ledger_rows_from_tables(database: Path, dlt_home: Path) -> None:
 
     with duckdb.connect(str(database), read_only=True) as con:
         counts = {
-            table: con.execute(f'SELECT COUNT(*) FROM stripe."{table}"').fetchone()[0]  # noqa: S608
+            table: con.execute(f'SELECT COUNT(*) FROM {DATASET}."{table}"').fetchone()[0]  # noqa: S608
             for (table,) in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'stripe' "
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
                 "AND table_name NOT LIKE '\\_%' ESCAPE '\\' AND table_name NOT LIKE '%\\_\\_%' "
-                "ESCAPE '\\'"
+                "ESCAPE '\\'",
+                [DATASET],
             ).fetchall()
         }
-    pipeline = dlt.attach(pipeline_name="stripe", pipelines_dir=str(dlt_home / "pipelines"))
+    pipeline = dlt.attach(pipeline_name=DATASET, pipelines_dir=str(dlt_home / "pipelines"))
     pipeline.destination = dlt.destinations.duckdb(credentials=str(database))
     for attempt, throttled in enumerate((0, 3)):
         monitor = SyncMonitor("stripe", f"notebook-test-{attempt}-{uuid.uuid4().hex[:6]}")
@@ -80,7 +82,7 @@ def ledger_rows_from_tables(database: Path, dlt_home: Path) -> None:
 def loaded_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A DuckDB file loaded by `pipelines/stripe.py --sandbox`, with a `_sync_runs` ledger."""
     root = tmp_path_factory.mktemp("notebooks")
-    database = root / "stripe_data.duckdb"
+    database = root / "stripe_sandbox_data.duckdb"
     dlt_home = root / "dlt_home"
     dlt_home.mkdir()
     env = clean_env(dlt_home, database)
@@ -113,7 +115,16 @@ def test_notebook_runs_headless_and_plots(
     out = tmp_path / "plots"
 
     result = subprocess.run(
-        [sys.executable, str(NOTEBOOKS / notebook), "--db", str(loaded_duckdb), "--out", str(out)],
+        [
+            sys.executable,
+            str(NOTEBOOKS / notebook),
+            "--db",
+            str(loaded_duckdb),
+            "--dataset",
+            DATASET,
+            "--out",
+            str(out),
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
