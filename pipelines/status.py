@@ -1,13 +1,17 @@
-"""Sync health of a pipeline from its run ledger (``_sync_runs``), for people and cron.
+"""Sync health of pipelines from their run ledgers (``_sync_runs``), for people and cron.
 
-    python pipelines/status.py                    # the only pipeline, or --pipeline NAME
+    python pipelines/status.py                    # every pipeline in the dlt data dir
     python pipelines/status.py --pipeline stripe --json
 
-Prints Healthy / Degraded / Failed per source and resource with the last success, the
-data's freshness against its SLA (``[sources.<source>.sla]`` in ``.dlt/config.toml``),
-the error rate of recent runs and the throughput of the last load. Exit codes: 0 when
-nothing needs attention, 1 when any SLA is breached or a resource's last run failed
-(or no run was ever recorded), 2 on usage errors such as an unknown pipeline.
+Prints Healthy / Degraded / Failed / Not scheduled per source and resource with the last
+success, the data's freshness against its SLA (``[sources.<source>.sla]`` in
+``.dlt/config.toml``), the error rate of recent runs and the throughput of the last
+load (rules in :mod:`sources.kit.health`). Without ``--pipeline`` every pipeline found
+is reported and the exit code is the worst of them. Exit codes: 0 when nothing needs
+attention; 1 when any SLA is breached, a resource's last run failed, a run failed
+before loading anything (rejected key, API unreachable), no run was ever recorded, no
+pipeline exists, or a ledger cannot be read; 2 on usage errors (an unknown
+``--pipeline``, a bad flag).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -27,11 +32,20 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(here))
 
 import dlt  # noqa: E402
-from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: E402
 
-from pipelines.common import UserFacingError, explain, format_table, make_destination  # noqa: E402
+from pipelines.common import (  # noqa: E402
+    UserFacingError,
+    default_pipelines_dir,
+    explain,
+    format_table,
+    make_destination,
+)
 from sources.kit.health import (  # noqa: E402
     DEFAULT_WINDOW,
+    DEGRADED,
+    HEALTHY,
+    NOT_SCHEDULED,
+    UNHEALTHY,
     ResourceHealth,
     SlaPolicy,
     assess,
@@ -39,6 +53,7 @@ from sources.kit.health import (  # noqa: E402
     needs_alert,
 )
 from sources.kit.ledger import LEDGER_TABLE, is_ledger_pipeline, read_ledger  # noqa: E402
+from sources.kit.monitor import FAILED  # noqa: E402
 
 EXIT_OK = 0
 EXIT_ALERT = 1
@@ -56,19 +71,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description="Health and freshness of a pipeline's syncs, from its _sync_runs ledger."
     )
     parser.add_argument(
-        "--pipeline", help="pipeline name (default: the only one in the dlt data dir)"
+        "--pipeline", help="report only this pipeline (default: every pipeline found)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--window",
-        type=int,
+        type=positive_int,
         default=DEFAULT_WINDOW,
         help=f"recent runs per resource the error rate looks at (default {DEFAULT_WINDOW})",
     )
     parser.add_argument(
-        "--pipelines-dir", help="where dlt keeps pipelines (default: $DLT_DATA_DIR/pipelines)"
+        "--pipelines-dir",
+        help="where pipeline state is (default: .dlt/.var/pipelines or $DLT_DATA_DIR/pipelines)",
     )
     return parser.parse_args(argv)
+
+
+def positive_int(text: str) -> int:
+    """``--window``: a whole number of runs, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of runs: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def list_pipelines(pipelines_dir: str) -> list[str]:
@@ -83,21 +110,18 @@ def list_pipelines(pipelines_dir: str) -> list[str]:
     )
 
 
-def choose_pipeline(requested: Optional[str], available: Sequence[str], where: str) -> str:
-    """The pipeline to report on.
+def choose_pipelines(requested: Optional[str], available: Sequence[str], where: str) -> list[str]:
+    """The pipelines to report on: the requested one, else every one available.
 
     Raises:
-        UsageError: The requested one does not exist, or none was requested and
-            there is not exactly one.
+        UsageError: The requested one does not exist.
     """
-    known = ", ".join(available) or "none"
     if requested:
         if requested not in available:
+            known = ", ".join(available) or "none"
             raise UsageError(f"no pipeline named {requested!r} in {where} (known: {known})")
-        return requested
-    if len(available) != 1:
-        raise UsageError(f"choose one with --pipeline: pipelines in {where}: {known}")
-    return available[0]
+        return [requested]
+    return list(available)
 
 
 def attach(name: str, pipelines_dir: str) -> dlt.Pipeline:
@@ -153,10 +177,25 @@ def table_rows(healths: Sequence[ResourceHealth], now: datetime) -> list[tuple[s
             f"{format_seconds(h.freshness_s)} / {format_seconds(h.sla_s)}",
             f"{100.0 * h.error_rate:.0f}% of {h.runs}",
             f"{h.throughput_rps:.1f}/s" if h.throughput_rps is not None else "-",
-            "; ".join(h.reasons),
+            why(h),
         )
         for h in healths
     ]
+
+
+ERROR_IN_TABLE = 160
+"""Characters of a failed run's error shown in the text table (``--json`` has it all)."""
+
+
+def why(health: ResourceHealth) -> str:
+    """The reasons of an entry, with the error when its last run failed."""
+    text = "; ".join(health.reasons)
+    error = health.last_error
+    if health.health == UNHEALTHY and health.last_status == FAILED and error:
+        if len(error) > ERROR_IN_TABLE:
+            error = error[: ERROR_IN_TABLE - 3] + "..."
+        text = f"{text}: {error}"
+    return text
 
 
 TABLE_HEADER = (
@@ -172,50 +211,135 @@ TABLE_HEADER = (
 )
 
 
+@dataclass
+class PipelineReport:
+    """What status found for one pipeline.
+
+    Attributes:
+        name: Pipeline name.
+        healths: One entry per source and resource (see :func:`assess`).
+        error: Why there is nothing to judge: no run recorded, ledger unreadable.
+    """
+
+    name: str
+    healths: list[ResourceHealth] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def alert(self) -> bool:
+        """Whether this pipeline needs attention (exit code 1)."""
+        return self.error is not None or needs_alert(self.healths)
+
+    def counts(self) -> dict[str, int]:
+        """Entries per health state."""
+        states = (HEALTHY, DEGRADED, UNHEALTHY, NOT_SCHEDULED)
+        return {state: sum(1 for h in self.healths if h.health == state) for state in states}
+
+
+def summary_line(report: PipelineReport) -> str:
+    """``pipeline stripe: OK (17 healthy, 0 degraded, 0 failed)``."""
+    if report.error is not None:
+        return f"pipeline {report.name}: ALERT ({report.error})"
+    counts = report.counts()
+    parts = [f"{counts[state]} {state.lower()}" for state in (HEALTHY, DEGRADED, UNHEALTHY)]
+    if counts[NOT_SCHEDULED]:
+        parts.append(f"{counts[NOT_SCHEDULED]} not scheduled")
+    verdict = "ALERT" if report.alert else "OK"
+    return f"pipeline {report.name}: {verdict} ({', '.join(parts)})"
+
+
 def render_text(name: str, healths: Sequence[ResourceHealth], now: datetime) -> str:
-    """The human-readable report."""
-    counts = {
-        state: sum(1 for h in healths if h.health == state)
-        for state in ("Healthy", "Degraded", "Failed")
+    """The human-readable report of one pipeline."""
+    report = PipelineReport(name, list(healths))
+    return f"{summary_line(report)}\n\n" + format_table(table_rows(healths, now), TABLE_HEADER)
+
+
+def render_reports_text(reports: Sequence[PipelineReport], now: datetime) -> str:
+    """The human-readable report of several pipelines, with an overall line."""
+    sections = [
+        render_text(r.name, r.healths, now) if r.error is None else summary_line(r) for r in reports
+    ]
+    if len(reports) > 1:
+        alerting = [r.name for r in reports if r.alert]
+        line = f"overall: {'ALERT' if alerting else 'OK'}, {len(reports)} pipelines"
+        sections.append(f"{line} (alerting: {', '.join(alerting)})" if alerting else line)
+    return "\n\n".join(sections)
+
+
+def report_json(report: PipelineReport, now: datetime) -> dict[str, Any]:
+    """One pipeline's report as a JSON-ready dict."""
+    data: dict[str, Any] = {
+        "pipeline": report.name,
+        "checked_at": now.isoformat(),
+        "alert": report.alert,
+        "resources": [{"pipeline": report.name, **h.as_json()} for h in report.healths],
     }
-    summary = ", ".join(f"{n} {state.lower()}" for state, n in counts.items())
-    verdict = "ALERT" if needs_alert(healths) else "OK"
-    return f"pipeline {name}: {verdict} ({summary})\n\n" + format_table(
-        table_rows(healths, now), TABLE_HEADER
-    )
+    if report.error is not None:
+        data["error"] = report.error
+    return data
 
 
 def render_json(name: str, healths: Sequence[ResourceHealth], now: datetime) -> str:
-    """The machine-readable report."""
+    """The machine-readable report of one pipeline."""
+    return json.dumps(report_json(PipelineReport(name, list(healths)), now), indent=2)
+
+
+def render_reports_json(reports: Sequence[PipelineReport], now: datetime) -> str:
+    """The machine-readable report of every pipeline: a summary per pipeline and
+    every resource (each names its pipeline)."""
+    parts = [report_json(r, now) for r in reports]
     return json.dumps(
         {
-            "pipeline": name,
             "checked_at": now.isoformat(),
-            "alert": needs_alert(healths),
-            "resources": [h.as_json() for h in healths],
+            "alert": any(r.alert for r in reports),
+            "pipelines": [
+                {k: v for k, v in part.items() if k not in ("resources", "checked_at")}
+                for part in parts
+            ],
+            "resources": [entry for part in parts for entry in part["resources"]],
         },
         indent=2,
     )
 
 
-def report(args: argparse.Namespace, now: datetime) -> int:
-    """Reads the ledger, prints the report and returns the exit code."""
-    pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
-    name = choose_pipeline(args.pipeline, list_pipelines(pipelines_dir), pipelines_dir)
-    pipeline = attach(name, pipelines_dir)
-    rows = normalized_rows(read_ledger(pipeline))
+def inspect_pipeline(name: str, pipelines_dir: str, now: datetime, window: int) -> PipelineReport:
+    """Reads one pipeline's ledger and judges it; failures become the report's error."""
+    try:
+        pipeline = attach(name, pipelines_dir)
+        rows = normalized_rows(read_ledger(pipeline, pipeline_name=name))
+    except Exception as exc:  # noqa: BLE001 - one pipeline's problem must not hide the others
+        return PipelineReport(name, error=f"cannot read its {LEDGER_TABLE}: {explain(exc)}")
     if not rows:
-        message = f"pipeline {name}: no runs recorded in {pipeline.dataset_name}.{LEDGER_TABLE}"
-        print(
-            json.dumps({"pipeline": name, "alert": True, "resources": [], "error": message})
-            if args.json
-            else message
+        return PipelineReport(
+            name, error=f"no runs recorded in {pipeline.dataset_name}.{LEDGER_TABLE}"
         )
+    try:
+        policies = sla_policies({str(r["source"]) for r in rows})
+    except UserFacingError as exc:
+        return PipelineReport(name, error=str(exc))
+    return PipelineReport(name, assess(rows, policies, now, window=window))
+
+
+def report(args: argparse.Namespace, now: datetime) -> int:
+    """Reads the ledgers, prints the report and returns the exit code (the worst)."""
+    pipelines_dir = args.pipelines_dir or default_pipelines_dir()
+    names = choose_pipelines(args.pipeline, list_pipelines(pipelines_dir), pipelines_dir)
+    if not names:
+        message = f"no pipelines in {pipelines_dir}: nothing has run (or set DLT_DATA_DIR)"
+        empty = {"alert": True, "pipelines": [], "resources": [], "error": message}
+        print(json.dumps(empty) if args.json else message)
         return EXIT_ALERT
-    policies = sla_policies({str(r["source"]) for r in rows})
-    healths = assess(rows, policies, now, window=args.window)
-    print(render_json(name, healths, now) if args.json else render_text(name, healths, now))
-    return EXIT_ALERT if needs_alert(healths) else EXIT_OK
+    reports = [inspect_pipeline(name, pipelines_dir, now, args.window) for name in names]
+    if args.json:
+        single = args.pipeline is not None
+        print(
+            json.dumps(report_json(reports[0], now), indent=2)
+            if single
+            else render_reports_json(reports, now)
+        )
+    else:
+        print(render_reports_text(reports, now))
+    return EXIT_ALERT if any(r.alert for r in reports) else EXIT_OK
 
 
 def main(argv: Optional[Sequence[str]] = None, now: Optional[datetime] = None) -> int:

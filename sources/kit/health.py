@@ -12,6 +12,19 @@ Rules, per resource, over its most recent runs (``window``, 10 by default):
   loading some records), or an earlier run in the window failed or was partial.
 * **Healthy**: otherwise.
 
+Two rules per source, over its runs:
+
+* **A run that failed before loading** (rejected key, API unreachable, a bad setting:
+  the ledger has only its ``_source`` row) is the source's last word until a later run
+  gets further: while it is the source's latest run, a ``_source`` entry is **Failed**
+  ("last run failed before loading any resource"), whatever the resources' older rows say.
+* **Only the current selection is judged**: the resources of the source's latest run
+  that got as far as selecting resources (every selected resource has a row in it, even
+  when it failed). A resource absent from that run (dropped from ``resources`` /
+  ``tables`` / ``objects``, a typo fixed since, one left out by ``--resources``) is
+  **Not scheduled**: listed with its last figures, never alerting, until a run
+  selects it again.
+
 SLAs come from ``[sources.<source>.sla]`` in ``.dlt/config.toml``: ``default`` and
 per-resource overrides, as durations such as ``"26h"``, ``"90m"``, ``"1d12h"``,
 ``"45s"`` or ISO 8601 ``"PT2H"``.
@@ -21,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
@@ -32,6 +45,8 @@ from .monitor import FAILED, PARTIAL, SOURCE_ROW, SUCCESS
 HEALTHY = "Healthy"
 DEGRADED = "Degraded"
 UNHEALTHY = "Failed"
+NOT_SCHEDULED = "Not scheduled"
+"""A resource the source's latest run did not select: shown, never alerting."""
 
 DEFAULT_SLA = "26h"
 """Freshness SLA when a source configures none: a daily sync plus slack."""
@@ -136,7 +151,7 @@ class ResourceHealth:
     Attributes:
         source: Source name.
         resource: Resource name.
-        health: ``Healthy``, ``Degraded`` or ``Failed``.
+        health: ``Healthy``, ``Degraded``, ``Failed`` or ``Not scheduled``.
         reasons: Why it is not Healthy (empty when Healthy).
         last_status: Status of the most recent run.
         last_run_at: When the most recent run finished.
@@ -148,6 +163,7 @@ class ResourceHealth:
         runs: Runs considered for the error rate.
         throughput_rps: Records per second of the last run that loaded data.
         last_error: Redacted error summary of the most recent run, if any.
+        scheduled: Whether the source's latest run selected it (False: Not scheduled).
     """
 
     source: str
@@ -164,6 +180,7 @@ class ResourceHealth:
     runs: int
     throughput_rps: Optional[float]
     last_error: Optional[str]
+    scheduled: bool = True
 
     @property
     def alerts(self) -> bool:
@@ -267,6 +284,166 @@ def classify(
     return HEALTHY, ()
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """One run of one source, from its ledger rows.
+
+    Attributes:
+        run_id: The run's id.
+        finished_at: When it finished.
+        resources: Resources it has rows for (``_source`` excluded): its selection.
+        status: The run's status (``run_status``: failed when every row failed).
+        loaded: Whether any of its resources loaded (``success`` or ``partial``).
+        error: The error summary of its ``_source`` row, if any.
+    """
+
+    run_id: str
+    finished_at: datetime
+    resources: frozenset[str]
+    status: str
+    loaded: bool
+    error: Optional[str]
+
+    @property
+    def failed_before_loading(self) -> bool:
+        """The run failed before any resource was known (only a ``_source`` row)."""
+        return not self.resources and self.status == FAILED
+
+
+def summarize_runs(rows: Iterable[Mapping[str, Any]]) -> list[RunSummary]:
+    """The runs of one source's rows, oldest first."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(str(row["run_id"]), []).append(row)
+    runs = []
+    for run_id, group in grouped.items():
+        resources = [r for r in group if r.get("resource") != SOURCE_ROW]
+        shared = [r for r in group if r.get("resource") == SOURCE_ROW]
+        statuses = [str(r.get("status")) for r in group]
+        errors = [str(r["error_summary"]) for r in shared if r.get("error_summary")]
+        runs.append(
+            RunSummary(
+                run_id=run_id,
+                finished_at=max(r["finished_at"] for r in group),
+                resources=frozenset(str(r["resource"]) for r in resources),
+                status=str(group[0].get("run_status") or _run_status(statuses)),
+                loaded=any(is_loaded(r) for r in resources),
+                error=errors[0] if errors else None,
+            )
+        )
+    return sorted(runs, key=lambda run: (run.finished_at, run.run_id))
+
+
+def _run_status(statuses: Sequence[str]) -> str:
+    """A run's status from its rows' statuses (for rows without ``run_status``)."""
+    if statuses and all(s == FAILED for s in statuses):
+        return FAILED
+    return SUCCESS if all(s == SUCCESS for s in statuses) else PARTIAL
+
+
+def assess_failed_start(
+    runs: Sequence[RunSummary],
+    source: str,
+    sla_s: float,
+    now: datetime,
+    window: int = DEFAULT_WINDOW,
+) -> ResourceHealth:
+    """The ``_source`` entry of a source whose latest run failed before loading.
+
+    Args:
+        runs: The source's runs, oldest first; the last one failed before loading.
+        source: Source name.
+        sla_s: The source's default SLA in seconds (freshness of its last load).
+        now: Current time, timezone-aware.
+        window: How many recent runs the error rate looks at.
+    """
+    last = runs[-1]
+    streak = 0
+    for run in reversed(runs):
+        if not run.failed_before_loading:
+            break
+        streak += 1
+    loaded = [run for run in runs if run.loaded]
+    last_success = loaded[-1].finished_at if loaded else None
+    freshness = (now - last_success).total_seconds() if last_success else None
+    reasons = [
+        "last run failed before loading any resource"
+        if streak == 1
+        else f"last {streak} runs failed before loading any resource"
+    ]
+    if freshness is None:
+        reasons.append("never loaded")
+    elif freshness > sla_s:
+        reasons.append(f"stale: {format_seconds(freshness)} old, SLA {format_seconds(sla_s)}")
+    recent = runs[-window:]
+    return ResourceHealth(
+        source=source,
+        resource=SOURCE_ROW,
+        health=UNHEALTHY,
+        reasons=tuple(reasons),
+        last_status=FAILED,
+        last_run_at=last.finished_at,
+        last_success_at=last_success,
+        freshness_s=freshness,
+        sla_s=sla_s,
+        sla_breached=freshness is None or freshness > sla_s,
+        error_rate=sum(1 for r in recent if r.status in (FAILED, PARTIAL)) / len(recent),
+        runs=len(recent),
+        throughput_rps=None,
+        last_error=last.error,
+    )
+
+
+def not_scheduled(health: ResourceHealth, selected_at: datetime) -> ResourceHealth:
+    """``health`` of a resource the source's latest selecting run left out."""
+    return replace(
+        health,
+        health=NOT_SCHEDULED,
+        reasons=(
+            "not selected by the latest run "
+            f"({selected_at.strftime('%Y-%m-%d %H:%M UTC')}); not judged",
+        ),
+        scheduled=False,
+    )
+
+
+def assess_source(
+    rows: Sequence[Mapping[str, Any]],
+    policy: SlaPolicy,
+    now: datetime,
+    window: int = DEFAULT_WINDOW,
+) -> list[ResourceHealth]:
+    """Health of one source: its resources and, if its latest run failed before
+    loading, a ``_source`` entry (see the module doc).
+
+    Args:
+        rows: The source's ``_sync_runs`` rows (at least one).
+        policy: The source's SLA policy.
+        now: Current time, timezone-aware.
+        window: How many recent runs the error rate looks at.
+
+    Returns:
+        The ``_source`` entry first (if any), then one entry per resource by name.
+    """
+    source = str(rows[0]["source"])
+    runs = summarize_runs(rows)
+    results: list[ResourceHealth] = []
+    if runs[-1].failed_before_loading:
+        results.append(assess_failed_start(runs, source, policy.default_s, now, window))
+    selecting = [run for run in runs if run.resources]
+    current = selecting[-1] if selecting else None
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row.get("resource") != SOURCE_ROW:
+            grouped.setdefault(str(row["resource"]), []).append(row)
+    for resource, group in sorted(grouped.items()):
+        health = assess_resource(group, policy.for_resource(resource), now, window)
+        if current is not None and resource not in current.resources:
+            health = not_scheduled(health, current.finished_at)
+        results.append(health)
+    return results
+
+
 def assess(
     rows: Iterable[Mapping[str, Any]],
     policies: Mapping[str, SlaPolicy],
@@ -276,29 +453,28 @@ def assess(
     """Health of every source and resource found in the ledger.
 
     Args:
-        rows: ``_sync_runs`` rows (``_source`` rows, which hold shared HTTP traffic,
-            are skipped).
+        rows: ``_sync_runs`` rows. ``_source`` rows (shared HTTP traffic, or the only
+            row of a run that failed before loading) only count as runs of the source.
         policies: SLA policy per source; sources without one get the defaults.
         now: Current time, timezone-aware.
         window: How many recent runs the error rate looks at.
 
     Returns:
-        One entry per (source, resource), sorted by source and resource.
+        Entries sorted by source; per source the ``_source`` entry of a run that failed
+        before loading first, then the resources by name (see :func:`assess_source`).
     """
-    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    by_source: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        if row.get("resource") == SOURCE_ROW:
-            continue
-        grouped.setdefault((str(row["source"]), str(row["resource"])), []).append(row)
+        by_source.setdefault(str(row["source"]), []).append(row)
     results = []
-    for (source, resource), group in sorted(grouped.items()):
-        sla_s = policies.get(source, SlaPolicy()).for_resource(resource)
-        results.append(assess_resource(group, sla_s, now, window))
+    for source, group in sorted(by_source.items()):
+        results.extend(assess_source(group, policies.get(source, SlaPolicy()), now, window))
     return results
 
 
 def needs_alert(healths: Iterable[ResourceHealth]) -> bool:
-    """Whether any resource breached its SLA or failed its last run."""
+    """Whether any entry is Failed: a scheduled resource breached its SLA or failed its
+    last run, or the source's latest run failed before loading."""
     return any(h.alerts for h in healths)
 
 

@@ -54,6 +54,7 @@ from .monitor import (
     summarize_error,
 )
 from .redact import global_redactor
+from .resume import resume_guard
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -212,13 +213,15 @@ def finish_pending_packages(pipeline: dlt.Pipeline, **destination_kwargs: Any) -
     ``pipeline.run(data)`` would do the same and then return without extracting
     ``data``; doing it first keeps every run's extraction. Raises what dlt raises.
     """
-    if not pipeline.has_pending_data:
-        return
-    logger.warning(
-        "pipeline %s has load package(s) pending from an earlier run; loading them first",
-        pipeline.pipeline_name,
-    )
-    pipeline.run(None, **destination_kwargs)
+    # rows a job killed after its commit loads again on resume are removed after the load
+    with resume_guard(pipeline):
+        if not pipeline.has_pending_data:
+            return
+        logger.warning(
+            "pipeline %s has load package(s) pending from an earlier run; loading them first",
+            pipeline.pipeline_name,
+        )
+        pipeline.run(None, **destination_kwargs)
 
 
 def record_run(
@@ -431,9 +434,10 @@ def write_ledger(pipeline: dlt.Pipeline, rows: Sequence[Mapping[str, Any]]) -> O
     credentials = destination_credentials(pipeline)
     ledger = open_ledger_pipeline(pipeline)
     try:
-        if ledger.has_pending_data:
-            logger.warning("loading %s rows left pending by an earlier run first", LEDGER_TABLE)
-            ledger.run(None, credentials=credentials)
+        with resume_guard(ledger):
+            if ledger.has_pending_data:
+                logger.warning("loading %s rows left pending by an earlier run first", LEDGER_TABLE)
+                ledger.run(None, credentials=credentials)
         return ledger.run(sync_ledger_source(redacted_rows(rows)), credentials=credentials)
     finally:
         pipeline.activate()
@@ -476,12 +480,21 @@ def redacted_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def read_ledger(pipeline: dlt.Pipeline, *, source: Optional[str] = None) -> list[dict[str, Any]]:
+def read_ledger(
+    pipeline: dlt.Pipeline,
+    *,
+    source: Optional[str] = None,
+    pipeline_name: Optional[str] = None,
+) -> list[dict[str, Any]]:
     """Every ``_sync_runs`` row of ``pipeline``'s dataset, oldest first.
 
     Args:
         pipeline: A pipeline attached to the destination and dataset.
         source: Only rows of this source.
+        pipeline_name: Only rows this pipeline wrote (and rows without a pipeline name).
+            Pipelines sharing a dataset share its ledger table (the canonical
+            pipelines of every system write to ``canonical``), so a report on one
+            pipeline filters by name.
 
     Returns:
         Rows as dicts with the :data:`LEDGER_COLUMNS` keys ([] when no run was ledgered).
@@ -500,4 +513,7 @@ def read_ledger(pipeline: dlt.Pipeline, *, source: Optional[str] = None) -> list
             )
     except DatabaseUndefinedRelation:
         return []
-    return [dict(zip(columns, row, strict=True)) for row in result or []]
+    rows = [dict(zip(columns, row, strict=True)) for row in result or []]
+    if pipeline_name is None:
+        return rows
+    return [row for row in rows if row.get("pipeline_name") in (None, pipeline_name)]

@@ -1,15 +1,78 @@
-"""HTTP settings every connector tunes: timeouts, retries, breaker, pool, hosts.
+"""Settings every connector shares: list settings as users write them, and HTTP tuning.
 
-Re-exported by :mod:`sources.kit.http`; kept apart so :mod:`sources.kit.retry` can
-build a policy from it without importing the session.
+* :data:`ListSetting` and :func:`str_list`: every list-valued setting (``resources``,
+  ``objects``, ``tables``, ``match_rules``, webhook secrets...) accepts a comma-separated
+  string (``customers,events``), a JSON array (``["customers", "events"]``) or a TOML
+  array, from the environment or from ``.dlt/*.toml``.
+* :class:`HttpSettings`: timeouts, retries, breaker, pool, hosts. Re-exported by
+  :mod:`sources.kit.http`; kept here so :mod:`sources.kit.retry` can build a policy
+  from it without importing the session.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Union
 
 from .errors import ConfigurationError
+
+ListSetting = Optional[Union[str, Sequence[str]]]
+"""Type hint of a list setting in a ``@dlt.source`` or ``@with_config`` signature.
+
+dlt 1.31 resolves a ``Sequence[str]`` hint with ``json.loads`` of the text it finds
+(``dlt/common/configuration/utils.py: deserialize_value``), so
+``SOURCES__STRIPE__RESOURCES=customers,events`` fails with a JSON error. dlt resolves an
+``Optional`` union as its first member (``extract_inner_type`` in ``dlt/common/typing.py``),
+here ``str``: text from the environment arrives as written, and a TOML array arrives as
+its JSON text (``coerce_value("text", "json", ...)``). Values passed in code are not
+deserialized and may be lists. The function then calls :func:`str_list` on the value.
+"""
+
+
+def str_list(value: Any, setting: str, *, secret: bool = False) -> Optional[list[str]]:
+    """Reads a list setting in any of the forms users write it.
+
+    Args:
+        value: ``"a,b"``, ``'["a", "b"]'``, ``["a", "b"]`` (or a tuple), or None.
+        setting: The setting's full key (``sources.stripe.resources``), for errors.
+        secret: The items are secrets: errors never quote the value.
+
+    Returns:
+        The items, stripped, in order, blank ones dropped; None when unset or empty
+        (the connector's default applies).
+
+    Raises:
+        ConfigurationError: One line naming ``setting``: text that starts like a JSON
+            array but is not one, a value of another type, or items that are not text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("["):
+            return [item.strip() for item in text.split(",") if item.strip()] or None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            shown = "" if secret else f" {text!r}"
+            raise ConfigurationError(
+                f"{setting}{shown} starts like a JSON array but is not one: write "
+                'a comma-separated list (a,b) or a JSON array (["a", "b"])'
+            ) from None
+    if not isinstance(value, (list, tuple)):
+        shown = "" if secret else f" {value!r}"
+        raise ConfigurationError(
+            f"{setting} must be a list of names or a comma-separated string, "
+            f"got {type(value).__name__}{shown}"
+        )
+    bad = [item for item in value if not isinstance(item, str)]
+    if bad:
+        shown = "a non-text item" if secret else f"{bad[0]!r} in {list(value)!r}"
+        raise ConfigurationError(f"{setting} must hold names (text), got {shown}")
+    return [item.strip() for item in value if item.strip()] or None
+
 
 JITTER_STRATEGIES = ("full", "equal", "none")
 

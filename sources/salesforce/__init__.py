@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import dlt
@@ -19,6 +19,7 @@ from dlt.extract.resource import DltResource
 from sources.kit.deadletters import contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.monitor import SyncMonitor
+from sources.kit.settings import ListSetting, str_list
 
 from .client import SalesforceClient, make_client
 from .helpers import (
@@ -45,7 +46,7 @@ __all__ = ["DEFAULT_OBJECTS", "make_client", "salesforce_source"]
 
 @dlt.source(name="salesforce", max_table_nesting=0, schema_contract=contract_for_dead_letters())
 def salesforce_source(
-    objects: Optional[Sequence[str]] = None,
+    objects: ListSetting = None,
     lookback_s: int = LOOKBACK_S,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
     client: Optional[SalesforceClient] = None,
@@ -71,7 +72,7 @@ def salesforce_source(
     Returns:
         One resource per object, named after it in lower case (``account``).
     """
-    names = select_objects(objects)
+    names = select_objects(str_list(objects, "sources.salesforce.objects"))
     client = client or make_client()
     run_id = run_id or uuid.uuid4().hex
     run = RunContext(

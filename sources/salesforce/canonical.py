@@ -36,6 +36,7 @@ from sources.kit.mapping.transforms import (
     register_transform,
     utc_now,
 )
+from sources.kit.settings import ListSetting, str_list
 
 from .helpers import parse_sf_datetime
 
@@ -83,8 +84,8 @@ def salesforce_mappings(directory: Path = MAPPINGS_DIR) -> list[MappingSpec]:
 
 @with_config(sections=("sources", "salesforce", "canonical"))
 def salesforce_match_rules(
-    match_rules: Optional[Sequence[str]] = dlt.config.value,
-    public_domains: Optional[Sequence[str]] = dlt.config.value,
+    match_rules: ListSetting = dlt.config.value,
+    public_domains: ListSetting = dlt.config.value,
 ) -> list[MatchRule]:
     """Crosswalk rules from ``sources.salesforce.canonical.match_rules``.
 
@@ -95,9 +96,11 @@ def salesforce_match_rules(
     Returns:
         The rules.
     """
+    section = "sources.salesforce.canonical"
     return build_match_rules(
-        list(match_rules or DEFAULT_MATCH_RULES),
-        public_domains=public_domains or DEFAULT_PUBLIC_DOMAINS,
+        str_list(match_rules, f"{section}.match_rules") or list(DEFAULT_MATCH_RULES),
+        public_domains=str_list(public_domains, f"{section}.public_domains")
+        or DEFAULT_PUBLIC_DOMAINS,
     )
 
 

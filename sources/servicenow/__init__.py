@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -21,6 +21,7 @@ from dlt.extract.resource import DltResource
 from sources.kit.deadletters import contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.monitor import SyncMonitor
+from sources.kit.settings import ListSetting, str_list
 
 from .client import ServiceNowClient, make_auth, make_client
 from .helpers import (
@@ -45,7 +46,7 @@ __all__ = ["DEFAULT_TABLES", "make_auth", "make_client", "servicenow_source"]
 
 @dlt.source(name="servicenow", max_table_nesting=0, schema_contract=contract_for_dead_letters())
 def servicenow_source(
-    tables: Optional[Sequence[str]] = None,
+    tables: ListSetting = None,
     display_value: Optional[str] = None,
     lookback_s: float = LOOKBACK_S,
     client: Optional[ServiceNowClient] = None,
@@ -72,7 +73,7 @@ def servicenow_source(
         One resource per table.
     """
     check_display_value(display_value)
-    selected = select_tables(tables)
+    selected = select_tables(str_list(tables, "sources.servicenow.tables"))
     run_id = run_id or uuid.uuid4().hex
     run = RunContext(
         client=client or make_client(),

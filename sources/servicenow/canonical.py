@@ -34,6 +34,7 @@ from sources.kit.mapping.transforms import (
     register_transform,
     utc_now,
 )
+from sources.kit.settings import ListSetting, str_list
 
 __all__ = [
     "MAPPINGS_DIR",
@@ -74,8 +75,8 @@ def servicenow_mappings(directory: Path = MAPPINGS_DIR) -> list[MappingSpec]:
 
 @with_config(sections=("sources", "servicenow", "canonical"))
 def servicenow_match_rules(
-    match_rules: Optional[Sequence[str]] = dlt.config.value,
-    public_domains: Optional[Sequence[str]] = dlt.config.value,
+    match_rules: ListSetting = dlt.config.value,
+    public_domains: ListSetting = dlt.config.value,
 ) -> list[MatchRule]:
     """Crosswalk rules from ``sources.servicenow.canonical.match_rules`` (email, external id).
 
@@ -86,9 +87,11 @@ def servicenow_match_rules(
     Returns:
         The rules.
     """
+    section = "sources.servicenow.canonical"
     return build_match_rules(
-        list(match_rules or DEFAULT_MATCH_RULES),
-        public_domains=public_domains or DEFAULT_PUBLIC_DOMAINS,
+        str_list(match_rules, f"{section}.match_rules") or list(DEFAULT_MATCH_RULES),
+        public_domains=str_list(public_domains, f"{section}.public_domains")
+        or DEFAULT_PUBLIC_DOMAINS,
     )
 
 

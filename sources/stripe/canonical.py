@@ -29,6 +29,7 @@ from sources.kit.mapping import (
 from sources.kit.mapping.crosswalk import DEFAULT_PUBLIC_DOMAINS
 from sources.kit.mapping.crosswalk import match_rules as build_match_rules
 from sources.kit.mapping.transforms import utc_now
+from sources.kit.settings import ListSetting, str_list
 
 __all__ = [
     "MAPPINGS_DIR",
@@ -53,8 +54,8 @@ def stripe_mappings(directory: Path = MAPPINGS_DIR) -> list[MappingSpec]:
 
 @with_config(sections=("sources", "stripe", "canonical"))
 def stripe_match_rules(
-    match_rules: Optional[Sequence[str]] = dlt.config.value,
-    public_domains: Optional[Sequence[str]] = dlt.config.value,
+    match_rules: ListSetting = dlt.config.value,
+    public_domains: ListSetting = dlt.config.value,
 ) -> list[MatchRule]:
     """Crosswalk rules from ``sources.stripe.canonical.match_rules`` (default email, external id).
 
@@ -66,9 +67,11 @@ def stripe_match_rules(
     Returns:
         The rules.
     """
+    section = "sources.stripe.canonical"
     return build_match_rules(
-        list(match_rules or DEFAULT_MATCH_RULES),
-        public_domains=public_domains or DEFAULT_PUBLIC_DOMAINS,
+        str_list(match_rules, f"{section}.match_rules") or list(DEFAULT_MATCH_RULES),
+        public_domains=str_list(public_domains, f"{section}.public_domains")
+        or DEFAULT_PUBLIC_DOMAINS,
     )
 
 

@@ -32,29 +32,25 @@ def test_list_pipelines_skips_ledger_writers_and_stateless_dirs(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("requested", "available", "expected"),
-    [(None, ["stripe"], "stripe"), ("hubspot", ["hubspot", "stripe"], "hubspot")],
-    ids=["only-one", "named"],
-)
-def test_choose_pipeline(requested: str | None, available: list[str], expected: str) -> None:
-    assert status.choose_pipeline(requested, available, "/dir") == expected
-
-
-@pytest.mark.parametrize(
-    ("requested", "available", "message"),
     [
-        ("nope", ["stripe"], "no pipeline named 'nope' in /dir (known: stripe)"),
-        (None, [], "choose one with --pipeline: pipelines in /dir: none"),
-        (None, ["a", "b"], "choose one with --pipeline: pipelines in /dir: a, b"),
+        (None, ["stripe"], ["stripe"]),
+        ("hubspot", ["hubspot", "stripe"], ["hubspot"]),
+        (None, ["salesforce", "stripe"], ["salesforce", "stripe"]),
+        (None, [], []),
     ],
-    ids=["unknown", "none", "several"],
+    ids=["only-one", "named", "several-all", "none"],
 )
-def test_choose_pipeline_usage_errors(
-    requested: str | None, available: list[str], message: str
+def test_choose_pipelines(
+    requested: str | None, available: list[str], expected: list[str]
 ) -> None:
-    with pytest.raises(status.UsageError) as raised:
-        status.choose_pipeline(requested, available, "/dir")
+    assert status.choose_pipelines(requested, available, "/dir") == expected
 
-    assert str(raised.value) == message
+
+def test_choose_pipelines_rejects_an_unknown_name() -> None:
+    with pytest.raises(status.UsageError) as raised:
+        status.choose_pipelines("nope", ["stripe"], "/dir")
+
+    assert str(raised.value) == "no pipeline named 'nope' in /dir (known: stripe)"
 
 
 def test_main_exits_2_on_unknown_pipeline(
