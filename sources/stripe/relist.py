@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -207,7 +208,11 @@ def loaded_table(spec: StripeResource, schema: dlt.Schema) -> Iterator[Optional[
         return
     pipeline = context.pipeline()
     try:
-        client = pipeline.sql_client()  # type: ignore[attr-defined]
+        # Built on a thread of its own: dlt injects config sections while it resolves the
+        # client, and doing that on the extracting thread mangles the extraction's context
+        # (ContainerInjectableContextMangled).
+        with ThreadPoolExecutor(max_workers=1) as builder:
+            client = builder.submit(pipeline.sql_client).result()  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - destinations without SQL raise their own types
         logger.warning(
             "stripe %s: the destination offers no SQL access (%s); deletes missed while no "
