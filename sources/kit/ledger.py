@@ -213,7 +213,7 @@ def finish_pending_packages(pipeline: dlt.Pipeline, **destination_kwargs: Any) -
     ``pipeline.run(data)`` would do the same and then return without extracting
     ``data``; doing it first keeps every run's extraction. Raises what dlt raises.
     """
-    # rows a job killed after its commit loads again on resume are removed after the load
+    # first removes the rows of jobs a kill left committed but unrecorded: dlt runs them again
     with resume_guard(pipeline):
         if not pipeline.has_pending_data:
             return

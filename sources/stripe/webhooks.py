@@ -284,6 +284,9 @@ def choose(
     newest = newest_change(c.observed() for c in candidates)
     assert newest is not None  # noqa: S101 - changes is never empty
     winner = by_id[newest.change.event_id]
+    if poller_cursor is not None and winner.event.created < poller_cursor:
+        # The poller's scan saw every one of these events (and resolved their ties itself).
+        return Choice("polled", winner)
     if newest.ambiguous:
         return Choice("retrieve", winner)
     if applied is not None:
@@ -296,12 +299,12 @@ def choose(
             # Same second as the applied event: with its snapshot at hand the tie was
             # resolved above (identical, nothing new); without it, it cannot be told.
             return Choice("stale" if applied_change is not None else "retrieve", winner)
-    if poller_cursor is not None:
-        if winner.event.created < poller_cursor:
-            return Choice("polled", winner)
-        # A delete is final: whatever the poller saw, the object is deleted now.
-        if winner.event.created < poller_cursor + EVENT_OVERLAP_S and not winner.is_delete:
-            return Choice("retrieve", winner)
+    # A delete is final: whatever the poller saw, the object is deleted now.
+    in_overlap = (
+        poller_cursor is not None and winner.event.created < poller_cursor + EVENT_OVERLAP_S
+    )
+    if in_overlap and not winner.is_delete:
+        return Choice("retrieve", winner)
     return Choice("apply", winner)
 
 

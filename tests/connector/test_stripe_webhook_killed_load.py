@@ -94,7 +94,9 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
     inbox.close()
 
 
-def assert_every_acknowledged_event_loaded(db: Path, inbox: Inbox, events: list[dict[str, Any]]):
+def assert_every_acknowledged_event_loaded(
+    db: Path, inbox: Inbox, events: list[dict[str, Any]]
+) -> None:
     newest: dict[str, str] = {}
     for event in events:  # created grows with n: the last event of an object is its newest
         newest[event["data"]["object"]["id"]] = event["data"]["object"]["name"]

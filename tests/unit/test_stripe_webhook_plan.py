@@ -218,6 +218,15 @@ def test_events_against_the_pollers_cursor(created: int, event_type: str, outcom
     assert choose([change], poller_cursor=CURSOR).outcome == outcome
 
 
+def test_same_second_tie_the_poller_already_scanned_needs_no_retrieval() -> None:
+    events = [
+        inbox_event("evt_1", CURSOR - 5, customer("cus_1", "a")),
+        inbox_event("evt_2", CURSOR - 5, customer("cus_1", "b")),
+    ]
+    plan = plan_drain([read_change(e) for e in events], {}, poller_cursors={"customers": CURSOR})
+    assert (plan.objects, plan.polled, plan.retrieved) == (0, 1, 0)  # no client was needed
+
+
 def test_polled_objects_write_no_row_and_record_no_version() -> None:
     change = read_change(inbox_event("evt_1", CURSOR - 5, customer("cus_1", "old")))
     plan = plan_drain([change], {}, poller_cursors={"customers": CURSOR, "charges": 0})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from pipelines import stripe_webhooks as cli
 from pipelines.common import UserFacingError
 from sources.kit.redact import global_redactor
+from sources.kit.webhooks.inbox import Inbox
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +85,29 @@ def test_drain_of_an_empty_inbox_reports_nothing(
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
     assert cli.main(["drain", "--inbox", str(tmp_path / "empty.sqlite3")]) == 0
     assert "drained 0 event(s)" in capsys.readouterr().out
+
+
+def test_drain_that_must_retrieve_without_an_api_key_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    monkeypatch.delenv("SOURCES__STRIPE__API_KEY", raising=False)
+    path = tmp_path / "inbox.sqlite3"
+    with Inbox(path) as inbox:  # two different snapshots of one customer in one second
+        for event_id, name in (("evt_a", "one"), ("evt_b", "two")):
+            obj = {"id": "cus_1", "object": "customer", "created": 1, "name": name}
+            body = {
+                "id": event_id,
+                "type": "customer.updated",
+                "created": 5,
+                "data": {"object": obj},
+            }
+            inbox.put(event_id, 5, "customer.updated", json.dumps(body).encode(), 6.0)
+
+    code = cli.main(["drain", "--inbox", str(path)])
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "sources.stripe.api_key" in err[0] and "customer cus_1" in err[0]
+    with Inbox(path) as inbox:
+        assert inbox.counts().pending == 2  # nothing guessed, nothing marked done
