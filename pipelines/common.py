@@ -12,18 +12,25 @@ from typing import Any, Generic, Optional, Protocol, TypeVar, get_args
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
+from dlt.common.configuration.providers.toml import TomlProviderReadException
 from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.configuration.specs.gcp_credentials import (
     GcpServiceAccountCredentialsWithoutDefaults,
 )
 from dlt.common.destination import Destination
 from dlt.common.destination.client import SupportsOpenTables
+from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import TRefreshMode, get_dlt_pipelines_dir
 from dlt.common.runtime.run_context import RunContext
 from dlt.destinations.exceptions import DestinationUndefinedEntity
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.user_errors import (
+    memory_limit_problem,
+    toml_syntax_line,
+    unknown_destination_line,
+)
 from sources.kit.deadletters import DEAD_LETTERS_TABLE
 from sources.kit.errors import SluiceError
 from sources.kit.http import ResilientSession
@@ -155,9 +162,18 @@ the cap DuckDB spills to disk."""
 
 
 def duckdb_global_config() -> dict[str, Any]:
-    """DuckDB settings for every connection dlt opens (the memory cap, unless "none")."""
+    """DuckDB settings for every connection dlt opens (the memory cap, unless "none").
+
+    Raises:
+        UserFacingError: The cap is not a size DuckDB accepts.
+    """
     limit = str(dlt.config.get("sluice.duckdb_memory_limit") or DEFAULT_DUCKDB_MEMORY_LIMIT)
-    return {} if limit.lower() in ("none", "default", "0") else {"memory_limit": limit}
+    if limit.lower() in ("none", "default", "0"):
+        return {}
+    problem = memory_limit_problem(limit)
+    if problem:
+        raise UserFacingError(problem)
+    return {"memory_limit": limit}
 
 
 def duckdb_database(pipeline_name: str) -> Optional[str]:
@@ -411,6 +427,10 @@ def explain(exc: BaseException) -> str:
             return global_redactor().redact_text(str(cause))
         if isinstance(cause, ConfigFieldMissingException):
             return missing_config_line(cause)
+        if isinstance(cause, UnknownDestinationModule):
+            return unknown_destination_line(cause)
+        if isinstance(cause, TomlProviderReadException):
+            return global_redactor().redact_text(toml_syntax_line(cause))
         if DUCKDB_AMBIGUOUS in str(cause):
             return (
                 "DuckDB cannot tell the database file from the dataset because they share "

@@ -5,6 +5,7 @@ python pipelines/mapping_docs.py            # rewrite the pages
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -24,7 +25,11 @@ DOCS_DIR = Path(__file__).resolve().parents[1] / "docs" / "mappings"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Writes the pages and prints their paths."""
+    """Writes the pages and prints their paths (``--help`` only describes it)."""
+    argparse.ArgumentParser(
+        prog="mapping_docs.py",
+        description=f"Renders every connector's canonical mappings to {DOCS_DIR}/*.md.",
+    ).parse_args(argv)
     specs = [*stripe_mappings(), *salesforce_mappings(), *servicenow_mappings()]
     for path in write_mapping_docs(specs, DOCS_DIR):
         print(path)

@@ -320,6 +320,20 @@ def inspect_pipeline(name: str, pipelines_dir: str, now: datetime, window: int) 
     return PipelineReport(name, assess(rows, policies, now, window=window))
 
 
+def emit(text: str) -> None:
+    """Prints the report; a reader that stops early (``| head``) ends it quietly.
+
+    The exit code still tells the report's health. stdout is pointed at devnull so
+    Python's flush at exit does not complain again (Python docs, signal module,
+    "Note on SIGPIPE").
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def report(args: argparse.Namespace, now: datetime) -> int:
     """Reads the ledgers, prints the report and returns the exit code (the worst)."""
     pipelines_dir = args.pipelines_dir or default_pipelines_dir()
@@ -327,18 +341,18 @@ def report(args: argparse.Namespace, now: datetime) -> int:
     if not names:
         message = f"no pipelines in {pipelines_dir}: nothing has run (or set DLT_DATA_DIR)"
         empty = {"alert": True, "pipelines": [], "resources": [], "error": message}
-        print(json.dumps(empty) if args.json else message)
+        emit(json.dumps(empty) if args.json else message)
         return EXIT_ALERT
     reports = [inspect_pipeline(name, pipelines_dir, now, args.window) for name in names]
     if args.json:
         single = args.pipeline is not None
-        print(
+        emit(
             json.dumps(report_json(reports[0], now), indent=2)
             if single
             else render_reports_json(reports, now)
         )
     else:
-        print(render_reports_text(reports, now))
+        emit(render_reports_text(reports, now))
     return EXIT_ALERT if any(r.alert for r in reports) else EXIT_OK
 
 

@@ -38,6 +38,7 @@ from pipelines.common import (  # noqa: E402
     ClientSlot,
     UserFacingError,
     full_refresh_mode,
+    loaded_resources,
     make_pipeline,
     print_canonical_summary,
     print_run_summary,
@@ -47,6 +48,7 @@ from pipelines.common import (  # noqa: E402
 )
 from pipelines.identity import check_account  # noqa: E402
 from pipelines.stripe_webhooks import default_inbox  # noqa: E402
+from pipelines.user_errors import start_date_notice  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
@@ -254,6 +256,11 @@ def run(args: argparse.Namespace) -> int:
             pipeline.refresh = (
                 full_refresh_mode(pipeline, selected, RESOURCE_NAMES) if args.full_refresh else None
             )
+            notice = start_date_notice(
+                args.start_date, selected, loaded_resources(pipeline), args.full_refresh
+            )
+            if notice:
+                print(f"note: {notice}", file=sys.stderr)
             check_account(
                 pipeline,
                 account_fingerprint(slot.client, args.sandbox),
