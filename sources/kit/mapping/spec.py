@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import tomllib
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from ..errors import ConfigurationError
 from .models import CANONICAL_MODELS, CanonicalModel
@@ -130,10 +131,11 @@ def load_mapping(path: Path) -> MappingSpec:
     """
     origin = str(path)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        # tomlkit (a dlt dependency), not tomllib: that is Python 3.11+ and we support 3.10
+        data = tomlkit.parse(Path(path).read_text(encoding="utf-8")).unwrap()
     except OSError as exc:
         raise ConfigurationError(f"mapping file {origin}: cannot read it ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLKitError as exc:
         raise ConfigurationError(f"mapping file {origin}: invalid TOML ({exc})") from exc
     return parse_mapping(data, origin)
 
