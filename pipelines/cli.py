@@ -1,0 +1,176 @@
+"""The ``sluice`` command: one entry point, the same verbs for every connector.
+
+sluice run stripe --sandbox                 # = python pipelines/stripe.py --sandbox
+sluice list                                 # connectors and their resources
+sluice status                               # = python pipelines/status.py
+sluice dead-letters list --pipeline stripe  # = python pipelines/dead_letters.py list ...
+sluice webhooks drain stripe                # = python pipelines/stripe_webhooks.py drain
+sluice sandbox stripe --port 12111          # an emulator, standalone
+
+Each verb hands the rest of the command line to the module that already implements it, so
+``python pipelines/<name>.py`` and ``sluice`` take the same flags and print the same lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Optional
+
+EXIT_USAGE = 2
+
+EntryPoint = Callable[[Optional[list[str]]], int]
+
+
+@dataclass(frozen=True)
+class Connector:
+    """What ``sluice`` knows of a connector: where its commands live and what it loads."""
+
+    name: str
+    runner: str
+    """Module whose ``main(argv)`` runs one sync."""
+    resources: Callable[[], Sequence[str]]
+    """Everything it can load (``--resources`` picks some)."""
+    defaults: Callable[[], Sequence[str]]
+    """What a run loads when ``--resources`` is not given."""
+    sandbox: Optional[str] = None
+    """Module whose ``main(argv)`` serves the emulator standalone, if it has one."""
+    webhooks: Optional[str] = None
+    """Module whose ``main(argv)`` serves, drains and reconciles webhooks, if any."""
+
+
+def stripe_resources() -> Sequence[str]:
+    from sources.stripe.settings import RESOURCES
+
+    return [resource.name for resource in RESOURCES]
+
+
+def salesforce_objects() -> Sequence[str]:
+    from sources.salesforce.settings import DEFAULT_OBJECTS
+
+    return DEFAULT_OBJECTS
+
+
+def servicenow_tables() -> Sequence[str]:
+    from sources.servicenow.settings import DEFAULT_TABLES
+
+    return DEFAULT_TABLES
+
+
+CONNECTORS: dict[str, Connector] = {
+    c.name: c
+    for c in (
+        Connector(
+            "stripe",
+            "pipelines.stripe",
+            stripe_resources,
+            stripe_resources,
+            sandbox="sandbox.stripe.__main__",
+            webhooks="pipelines.stripe_webhooks",
+        ),
+        # Any sObject the org has can be loaded; these are the defaults.
+        Connector("salesforce", "pipelines.salesforce", salesforce_objects, salesforce_objects),
+        # Any table the instance has can be loaded; these are the defaults.
+        Connector("servicenow", "pipelines.servicenow", servicenow_tables, servicenow_tables),
+    )
+}
+
+TOOLS = {"status": "pipelines.status", "dead-letters": "pipelines.dead_letters"}
+
+
+def entry_point(module: str) -> EntryPoint:
+    """The ``main`` of a module, imported only when its verb is used."""
+    main: EntryPoint = importlib.import_module(module).main
+    return main
+
+
+def sluice_version() -> str:
+    """The installed package's version (``0+unknown`` in a bare checkout)."""
+    try:
+        return version("sluice")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The verbs; each one's own flags are parsed by the module it hands over to."""
+    names = ", ".join(CONNECTORS)
+    parser = argparse.ArgumentParser(
+        prog="sluice", description="Ingestion pipelines on dlt: run, watch and repair syncs."
+    )
+    parser.add_argument("--version", action="version", version=f"sluice {sluice_version()}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="<command>")
+    run = verbs.add_parser("run", help=f"run one sync of a connector ({names})", add_help=False)
+    run.add_argument("connector", metavar="<connector>")
+    verbs.add_parser("list", help="connectors and the resources each can load")
+    for verb in TOOLS:
+        verbs.add_parser(verb, help=f"see sluice {verb} --help", add_help=False)
+    hooks = verbs.add_parser("webhooks", help="serve|drain|reconcile <connector>", add_help=False)
+    hooks.add_argument("command", metavar="serve|drain|reconcile")
+    hooks.add_argument("connector", metavar="<connector>")
+    emulator = verbs.add_parser("sandbox", help="serve a connector's emulator", add_help=False)
+    emulator.add_argument("connector", metavar="<connector>")
+    return parser
+
+
+def connector_named(name: str) -> Connector:
+    """The connector, or a usage line listing the known ones."""
+    if name not in CONNECTORS:
+        raise UsageError(f"unknown connector {name!r}: use one of {', '.join(CONNECTORS)}")
+    return CONNECTORS[name]
+
+
+class UsageError(Exception):
+    """The command line names something sluice does not have."""
+
+
+def list_connectors() -> int:
+    """Prints each connector and its resources (defaults first)."""
+    for connector in CONNECTORS.values():
+        print(f"{connector.name}: {', '.join(connector.resources())}")
+    return 0
+
+
+def dispatch(args: argparse.Namespace, rest: list[str]) -> int:
+    """Hands the command over to the module that implements it."""
+    # The modules' parsers name the program after argv[0]: their usage lines then read
+    # "sluice run stripe ...", the command the user typed.
+    sys.argv[0] = " ".join(["sluice", args.verb, getattr(args, "connector", "")]).strip()
+    if args.verb == "list":
+        return list_connectors()
+    if args.verb in TOOLS:
+        return entry_point(TOOLS[args.verb])(rest)
+    connector = connector_named(args.connector)
+    if args.verb == "run":
+        return entry_point(connector.runner)(rest)
+    if args.verb == "webhooks":
+        if connector.webhooks is None:
+            raise UsageError(f"{connector.name} has no webhooks (only stripe has)")
+        return entry_point(connector.webhooks)([args.command, *rest])
+    if connector.sandbox is None:
+        raise UsageError(
+            f"{connector.name}'s emulator runs in-process only: sluice run {connector.name} "
+            "--sandbox"
+        )
+    return entry_point(connector.sandbox)(rest)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``sluice`` command."""
+    args, rest = build_parser().parse_known_args(argv)
+    if args.verb == "list" and rest:
+        print(f"sluice list: unexpected {' '.join(rest)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return dispatch(args, rest)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
