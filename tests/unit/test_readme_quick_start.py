@@ -24,7 +24,7 @@ def test_the_quick_start_is_two_commands() -> None:
 def test_the_main_job_needs_only_the_core_install() -> None:
     main_job = quick_start_commands()[0]
     assert "pip install -q -e . " in main_job
-    assert "[" not in main_job and "pipelines/stripe.py --sandbox" in main_job
+    assert "[" not in main_job and "sluice run stripe --sandbox" in main_job
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
