@@ -41,6 +41,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
+from dlt.pipeline.trace import PipelineTrace
 
 from .errors import SluiceError
 from .monitor import (
@@ -55,6 +56,7 @@ from .monitor import (
 )
 from .redact import global_redactor
 from .resume import resume_guard
+from .run_tracking import TRACKER
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -147,7 +149,9 @@ def run_with_ledger(
     """
     monitor.progress.attach_collector(pipeline.collector)
     monitor.start()
-    attempt = attempt_run(pipeline, source, monitor, run_kwargs)
+    with TRACKER.recorded_elsewhere():
+        attempt = attempt_run(pipeline, source, monitor, run_kwargs)
+    TRACKER.forget(monitor)
     monitor.finish()
     written = record_run(pipeline, monitor, attempt, http_session, breakers)
     if attempt.error is not None:
@@ -316,17 +320,21 @@ def breaker_snapshot_of(
 
 
 def loaded_rows_by_resource(
-    pipeline: dlt.Pipeline, error: Optional[BaseException], tables: Mapping[str, str]
+    pipeline: dlt.Pipeline,
+    error: Optional[BaseException],
+    tables: Mapping[str, str],
+    trace: Optional[PipelineTrace] = None,
 ) -> Optional[dict[str, int]]:
     """Rows of each resource's table that reached the destination in this run.
 
-    From dlt's normalize row counts of the last run. A run that failed before or in
-    its load step counts only tables whose load jobs all completed; a run that failed
-    before loading counts nothing. None when the trace is unavailable.
+    From dlt's normalize row counts of the run's trace (the pipeline's last one unless
+    given). A run that failed before or in its load step counts only tables whose load
+    jobs all completed; a run that failed before loading counts nothing. None when the
+    trace is unavailable.
     """
     if error is not None and failed_step(error) != "load":
         return {}
-    trace = pipeline.last_trace
+    trace = trace or pipeline.last_trace
     normalize_info = trace.last_normalize_info if trace is not None else None
     if normalize_info is None:
         return None if error is None else {}

@@ -179,6 +179,8 @@ class SyncMonitor:
         self._finished_at: Optional[float] = None
         self.last_rows: list[dict[str, Any]] = []
         """The rows the last :meth:`ledger_rows` call built (for a run summary)."""
+        self.http_session: Optional[Any] = None
+        """The source's HTTP session (request counters, breakers), set by the source."""
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,7 @@ from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page, gather_pages
 from sources.kit.errors import ConfigurationError
 from sources.kit.monitor import SyncMonitor
+from sources.kit.run_tracking import watch as watch_run
 from sources.kit.settings import ListSetting, str_list
 
 from .client import StripeClient, make_client
@@ -103,6 +104,9 @@ def stripe_source(
     run_id = run_id or uuid.uuid4().hex
     run = RunContext(run_id=run_id, monitor=monitor or SyncMonitor("stripe", run_id))
     run.monitor.expect(spec.name for spec in selected)
+    # Whoever runs the source (Dagster, Airflow, a notebook) leaves _sync_runs rows.
+    run.monitor.http_session = client.session
+    watch_run(run.monitor)
     feed = ChangeFeed(client=client, now=(clock or time.time)())
     listing = Listing(
         client=client,

@@ -48,3 +48,11 @@ def test_assets_materialise_every_resource_into_duckdb(
         for table in ("customers", "charges", "invoices"):
             loaded = {r[0] for r in con.execute(f"SELECT id FROM stripe.{table}").fetchall()}
             assert loaded == {obj["id"] for obj in store.listable(table)}, table
+        ledger = con.execute(
+            "SELECT resource, run_status, records_loaded FROM stripe._sync_runs"
+        ).fetchall()
+    # Dagster calls pipeline.run itself: the ledger comes from dlt's trace.
+    by_resource = {resource: (status, rows) for resource, status, rows in ledger}
+    assert set(RESOURCE_NAMES) <= set(by_resource)
+    assert {status for status, _ in by_resource.values()} == {"success"}
+    assert by_resource["customers"][1] == len(store.listable("customers"))
