@@ -8,6 +8,7 @@ backend entry) and the destination's ``DESTINATION__...`` keys.
 """
 
 from datetime import timedelta
+from pathlib import Path
 
 import dlt
 import pendulum
@@ -20,6 +21,10 @@ except ImportError:  # Airflow 2
 
 from pipelines.common import make_destination
 from sources.stripe import stripe_source
+
+PROJECT_DIR = str(Path(__file__).resolve().parents[1])
+"""Where a relative DuckDB file lives: ``PipelineTasksGroup`` gives every task a new
+temporary folder, and a file resolved there was thrown away after each run."""
 
 TASK_DEFAULTS = {
     "owner": "sluice",
@@ -39,12 +44,12 @@ TASK_DEFAULTS = {
 )
 def stripe_sync() -> None:
     """Extracts, normalizes and loads every Stripe resource in one task group."""
+    # Resolved before the task group moves dlt into its temporary folder.
+    destination = make_destination("duckdb", "stripe", "stripe", base_dir=PROJECT_DIR)
+    # The local state is wiped after each task; the next run restores it from the
+    # destination (dlt keeps the state there), so cursors carry over.
     tasks = PipelineTasksGroup("stripe", use_data_folder=False, wipe_local_data=True)
-    pipeline = dlt.pipeline(
-        pipeline_name="stripe",
-        dataset_name="stripe",
-        destination=make_destination("duckdb", "stripe", "stripe"),
-    )
+    pipeline = dlt.pipeline(pipeline_name="stripe", dataset_name="stripe", destination=destination)
     # "none": one task runs the whole source (its resources share one rate limiter);
     # "parallel-isolated" would give each resource its own task and limiter.
     tasks.add_run(pipeline, stripe_source(), decompose="none", trigger_rule="all_done")

@@ -176,7 +176,7 @@ def duckdb_global_config() -> dict[str, Any]:
     return {"memory_limit": limit}
 
 
-def duckdb_database(pipeline_name: str) -> Optional[str]:
+def duckdb_database(pipeline_name: str, base_dir: Optional[str] = None) -> Optional[str]:
     """The absolute DuckDB file this run loads, or None for a special database.
 
     A relative path (the default ``<pipeline>_data.duckdb`` or a configured one) resolves
@@ -186,6 +186,7 @@ def duckdb_database(pipeline_name: str) -> Optional[str]:
 
     Args:
         pipeline_name: The pipeline (names the default file).
+        base_dir: Where a relative path resolves instead of this run's directory.
 
     Returns:
         The file, or None for ``:memory:``-style and ``duckdb://``/``md:`` databases.
@@ -196,14 +197,18 @@ def duckdb_database(pipeline_name: str) -> Optional[str]:
     database = configured or default_duckdb_file(pipeline_name)
     if database.startswith("md:"):
         return None
-    return os.path.normpath(os.path.join(local_files_dir(), os.path.expanduser(database)))
+    folder = base_dir or local_files_dir()
+    return os.path.normpath(os.path.join(folder, os.path.expanduser(database)))
 
 
-def make_destination(name: str, pipeline_name: str, dataset_name: str) -> Any:
+def make_destination(
+    name: str, pipeline_name: str, dataset_name: str, base_dir: Optional[str] = None
+) -> Any:
     """Resolves ``--destination``; DuckDB gets a clash-free default file and a memory cap.
 
     The DuckDB file is passed as an absolute path resolved in this run's directory (see
-    :func:`duckdb_database`), so each checkout loads its own file.
+    :func:`duckdb_database`), so each checkout loads its own file; ``base_dir`` anchors it
+    elsewhere (an orchestrator whose tasks each run in a new temporary folder).
 
     Raises:
         UserFacingError: The DuckDB file name equals the dataset name.
@@ -214,7 +219,7 @@ def make_destination(name: str, pipeline_name: str, dataset_name: str) -> Any:
     configured = configured_duckdb_credentials()
     if configured:
         check_duckdb_name_clash(configured, dataset_name)
-    database = duckdb_database(pipeline_name)
+    database = duckdb_database(pipeline_name, base_dir)
     if database is None:
         return dlt.destinations.duckdb()
     # A missing folder is reported when the load opens the file (see explain): an
