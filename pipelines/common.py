@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -34,7 +35,7 @@ from pipelines.user_errors import (
 from sources.kit.deadletters import DEAD_LETTERS_TABLE
 from sources.kit.errors import SluiceError
 from sources.kit.http import ResilientSession
-from sources.kit.logformat import apply_log_format
+from sources.kit.logformat import apply_log_format, route_dlt_logs
 from sources.kit.mapping import CanonicalOutcome
 from sources.kit.progress import choose_progress
 from sources.kit.redact import global_redactor, install_redaction
@@ -58,18 +59,41 @@ class UserFacingError(Exception):
 
 
 def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
-    """Logs to stderr with secrets redacted at every level, as text or JSON lines."""
+    """Logs to stderr with secrets redacted at every level, as text or JSON lines.
+
+    Quiet by default: warnings, errors and the progress lines of a run nobody watches
+    in a terminal (``sluice.progress``); ``verbose`` shows everything down to DEBUG.
+    """
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     apply_log_format(log_format)
+    route_dlt_logs(log_format)
+    OUTPUT.log_format = log_format
     if not verbose:
-        for noisy in ("urllib3", "dlt", "sluice.http"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
         logging.getLogger("dlt").addFilter(drop_expected_dlt_notices)
     install_redaction(global_redactor())
+
+
+PROGRESS_LOGGER = "sluice.progress"
+
+
+@dataclass
+class OutputSettings:
+    """How this process reports: ``log_format`` ``json`` makes every line JSON."""
+
+    log_format: str = "text"
+
+    @property
+    def json(self) -> bool:
+        """Whether the user asked for JSON lines only."""
+        return self.log_format == "json"
+
+
+OUTPUT = OutputSettings()
 
 
 EXPECTED_DLT_NOTICES = (
@@ -691,6 +715,12 @@ def print_run_summary(
     """
     counts = count_rows(pipeline, tables)
     totals: dict[str, Any] = session.total_stats()
+    if OUTPUT.json:
+        summary = run_summary_json(pipeline, session, counts, totals, seconds)
+        if extra.strip():
+            summary["api_usage"] = extra.strip()
+        print(json.dumps(summary))
+        return
     print(format_table([(c.table, str(c.rows)) for c in counts], ("table", "rows")))
     print()
     print(
@@ -703,6 +733,33 @@ def print_run_summary(
             f"(trips: {breaker.get('trips', 0)})"
         )
     print(f"data: {destination_location(pipeline)}")
+
+
+def run_summary_json(
+    pipeline: dlt.Pipeline,
+    session: ResilientSession,
+    counts: list[TableCount],
+    totals: Mapping[str, Any],
+    seconds: float,
+) -> dict[str, Any]:
+    """The run summary as one JSON object (``--log-format json``)."""
+    return {
+        "event": "run_summary",
+        "tables": {count.table: count.rows for count in counts},
+        "api_requests": totals.get("requests", 0),
+        "retries": totals.get("retries", 0),
+        "throttled_429": totals.get("throttled_429", 0),
+        "duration_s": round(seconds, 3),
+        "circuits": [
+            {
+                "name": b.get("name", session.integration),
+                "state": b.get("state"),
+                "trips": b.get("trips", 0),
+            }
+            for b in session.breakers.snapshot()
+        ],
+        "data": destination_location(pipeline),
+    }
 
 
 def print_canonical_summary(outcome: CanonicalOutcome) -> None:
@@ -737,6 +794,9 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the top-level report of every pipeline script
-        print(f"error: {explain(exc)}", file=sys.stderr)
+        if OUTPUT.json:
+            logger.error(explain(exc), extra={"event": "run_failed"})
+        else:
+            print(f"error: {explain(exc)}", file=sys.stderr)
         logger.debug("full error", exc_info=True)
         return 1

@@ -133,3 +133,32 @@ def apply_log_format(
     formatter = make_formatter(kind, redactor)
     for handler in (logger or logging.getLogger()).handlers:
         handler.setFormatter(formatter)
+
+
+class PinnedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler whose formatter cannot be replaced once set.
+
+    dlt's logger does not propagate: dlt gives it its own handler and, each time its
+    runtime initializes, reuses the first handler it finds and sets dlt's formatter on
+    it. Handing dlt this handler keeps dlt's lines in sluice's format (JSON included).
+    """
+
+    def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:  # noqa: N802 - logging's name
+        """Sets the formatter the first time only."""
+        if self.formatter is None:
+            super().setFormatter(fmt)
+
+
+def route_dlt_logs(kind: str = "text", redactor: Optional[Redactor] = None) -> None:
+    """Makes dlt's own log lines (warnings, mostly) use sluice's format on stderr.
+
+    Args:
+        kind: ``"text"`` or ``"json"``.
+        redactor: Masks secrets; the process-wide one by default.
+    """
+    handler = PinnedFormatHandler()
+    handler.setFormatter(make_formatter(kind, redactor))
+    dlt_logger = logging.getLogger("dlt")
+    for old in list(dlt_logger.handlers):
+        dlt_logger.removeHandler(old)
+    dlt_logger.addHandler(handler)

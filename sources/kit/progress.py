@@ -1,11 +1,12 @@
 """Live progress of a sync, per resource: records, pages, rate and ETA.
 
-When the pipeline runs with a dlt progress collector (``dlt.pipeline(progress="tqdm")``
-or ``"log"``, ``"enlighten"``, ``"alive_progress"``), :class:`ProgressReporter` feeds
+When the pipeline runs with a dlt progress collector (``dlt.pipeline(progress="tqdm")``,
+the default in a terminal), :class:`ProgressReporter` feeds
 it two counters per resource, ``<resource> (records)`` (with the total when one is
 known, so bars show a percentage and an ETA) and ``<resource> (pages)``. Without one
-(non-interactive runs) it writes an INFO log line per resource at most every
-``log_every_s`` seconds, with the figures also as structured ``extra`` fields.
+(non-interactive runs) it writes an INFO log line per resource every ``log_every_s``
+seconds once it has run that long, and a last one when it ends, with the figures also
+as structured ``extra`` fields.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ class _Tally:
     last_log_at: Optional[float] = None
 
 
+LOG_LINES = "log"
+"""``--progress log``: periodic lines on stderr, as in a run without a terminal."""
+
+PROGRESS_KINDS = (LOG_LINES, "tqdm")
+"""What ``--progress`` offers (both installed with the core package)."""
+
+
 def choose_progress(requested: Optional[str], interactive: bool) -> Optional[str]:
     """The dlt ``progress=`` argument for a pipeline script.
 
@@ -91,10 +99,13 @@ def choose_progress(requested: Optional[str], interactive: bool) -> Optional[str
         interactive: Whether a person watches a terminal (``sys.stderr.isatty()``).
 
     Returns:
-        ``requested`` when given; else ``"tqdm"`` bars in a terminal when tqdm is
-        installed; else None: no collector, and :class:`ProgressReporter` writes
-        periodic log lines instead.
+        ``"tqdm"`` when asked for, or by default in a terminal (tqdm is a core
+        dependency); else None: no collector, and :class:`ProgressReporter` writes
+        periodic log lines instead (``--progress log`` asks for those).
     """
+    if requested == LOG_LINES:
+        # sluice's own lines on stderr; dlt's "log" collector prints each stage to stdout
+        return None
     if requested:
         return requested
     if interactive and importlib.util.find_spec("tqdm") is not None:
@@ -184,7 +195,10 @@ class ProgressReporter:
             if self.uses_collector:
                 self._feed_collector(current, records, pages)
                 return
-            due = tally.last_log_at is None or now - tally.last_log_at >= self._log_every_s
+            # A resource done within the first interval logs nothing: the run's summary
+            # tells its figures; lines are for what runs long enough to be watched.
+            since = tally.last_log_at if tally.last_log_at is not None else tally.first_at
+            due = now - since >= self._log_every_s
             if due:
                 tally.last_log_at = now
         if due:
@@ -196,15 +210,18 @@ class ProgressReporter:
             return estimate(resource, self._tallies.get(resource, _Tally()), self._clock())
 
     def finish(self) -> None:
-        """Logs a final line per resource (log mode only)."""
+        """Logs a final line per resource that logged progress (log mode only)."""
         if self.uses_collector:
             return
         now = self._clock()
         with self._lock:
-            finals = [estimate(name, t, now) for name, t in sorted(self._tallies.items())]
+            finals = [
+                estimate(name, t, now)
+                for name, t in sorted(self._tallies.items())
+                if t.last_log_at is not None
+            ]
         for current in finals:
-            if current.pages or current.records:
-                self._log_line(current, "done")
+            self._log_line(current, "done")
 
     def _feed_collector(self, current: ResourceProgress, records: int, pages: int) -> None:
         message = f"ETA {current.eta_s:.0f}s" if current.eta_s is not None else None

@@ -6,6 +6,7 @@ the exact line (issue 16, "What a new user tripped over").
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -136,3 +137,22 @@ def test_status_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     )
     assert result.stdout == "x"
     assert "BrokenPipeError" not in result.stderr and result.stderr == ""
+
+
+def test_a_run_is_quiet_by_default_and_pure_json_when_asked(project: Path) -> None:
+    quiet = run(project, "--resources", "customers")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""  # no INFO chatter; the summary says what happened
+    assert quiet.stdout.startswith("table ") and "customers" in quiet.stdout
+
+    as_json = run(project, "--resources", "customers", "--log-format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    lines = [*as_json.stdout.splitlines(), *as_json.stderr.splitlines()]
+    parsed = [json.loads(line) for line in lines]  # every line is JSON
+    summary = next(p for p in parsed if p.get("event") == "run_summary")
+    assert summary["tables"]["customers"] > 0 and summary["api_requests"] > 0
+
+    failed = run(project, "--destination", "nosuch", "--log-format", "json")
+    assert failed.returncode == 1 and failed.stdout == ""
+    error = json.loads(failed.stderr.strip())
+    assert error["level"] == "ERROR" and error["message"].startswith("unknown destination")

@@ -120,3 +120,22 @@ def test_apply_log_format_switches_handlers(
     payload = json.loads(stream.getvalue().strip())
     assert payload["message"] == "stripe customers: page of 3 object(s)"
     assert payload["resource"] == "customers"
+
+
+@pytest.mark.parametrize("kind", ["json", "text"], ids=["json", "text"])
+def test_dlt_lines_keep_sluices_format_when_dlt_reinitializes_its_logger(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlt.common import logger as dlt_logger
+
+    from sources.kit.logformat import route_dlt_logs
+
+    route_dlt_logs(kind)
+    # what dlt does whenever its runtime initializes: reuse the first handler, set its format
+    created = dlt_logger._create_logger("dlt", "WARNING", "{asctime}|{message}", "x", {})
+    created.warning("a dlt warning")
+    err = capsys.readouterr().err.strip()
+    if kind == "json":
+        assert json.loads(err)["message"] == "a dlt warning"
+    else:
+        assert err.endswith("WARNING dlt: a dlt warning") and "|" not in err

@@ -90,7 +90,7 @@ def test_log_lines_at_most_every_period(caplog: pytest.LogCaptureFixture) -> Non
         reporter.page("customers", 10)
 
     lines = progress_lines(caplog)
-    assert len(lines) == 3  # at 0s, 10s and 20s
+    assert len(lines) == 2  # at 10s and 20s: none for the first interval
     assert lines[-1].records == 210  # type: ignore[attr-defined]
     assert lines[-1].resource == "customers"  # type: ignore[attr-defined]
     assert "customers: 210 records, 21 pages" in lines[-1].getMessage()
@@ -98,26 +98,36 @@ def test_log_lines_at_most_every_period(caplog: pytest.LogCaptureFixture) -> Non
 
 def test_each_resource_has_its_own_period(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="sluice.progress")
-    reporter = ProgressReporter(clock=ManualClock(0.0), log_every_s=10.0)
+    clock = ManualClock(0.0)
+    reporter = ProgressReporter(clock=clock, log_every_s=10.0)
 
     reporter.page("customers", 1)
+    clock.now = 5.0
     reporter.page("charges", 1)
-    reporter.page("customers", 1)
+    clock.now = 10.0
+    reporter.page("customers", 1)  # 10 s since its first page
+    reporter.page("charges", 1)  # only 5 s
 
-    assert [r.resource for r in progress_lines(caplog)] == ["customers", "charges"]  # type: ignore[attr-defined]
+    assert [r.resource for r in progress_lines(caplog)] == ["customers"]  # type: ignore[attr-defined]
 
 
-def test_finish_logs_a_final_line_per_resource(caplog: pytest.LogCaptureFixture) -> None:
+def test_finish_logs_a_final_line_per_resource_that_ran_long(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="sluice.progress")
-    reporter = ProgressReporter(clock=ManualClock(0.0))
+    clock = ManualClock(0.0)
+    reporter = ProgressReporter(clock=clock, log_every_s=10.0)
     reporter.page("customers", 5)
     reporter.page("charges", 7)
+    clock.now = 10.0
+    reporter.page("charges", 1)
+    reporter.page("quick", 2)  # one page, done at once: the summary tells its figures
     caplog.clear()
 
     reporter.finish()
 
     finals = progress_lines(caplog)
-    assert [(r.resource, r.records) for r in finals] == [("charges", 7), ("customers", 5)]  # type: ignore[attr-defined]
+    assert [(r.resource, r.records) for r in finals] == [("charges", 8)]  # type: ignore[attr-defined]
     assert all(r.getMessage().startswith("done ") for r in finals)
 
 
@@ -154,9 +164,11 @@ def test_collector_attached_later_takes_over() -> None:
 def test_failing_collector_falls_back_to_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="sluice.progress")
     collector = LogCollector(log_period=1.0, logger="stdout", dump_system_stats=False)
-    reporter = ProgressReporter(collector=collector, clock=ManualClock(0.0))
+    clock = ManualClock(0.0)
+    reporter = ProgressReporter(collector=collector, clock=clock)
 
     reporter.page("customers", 3)  # collector not started: its update raises
+    clock.now = 60.0
     reporter.page("customers", 4)
 
     assert not reporter.uses_collector
@@ -204,8 +216,8 @@ def test_describe(progress: ResourceProgress, expected: str) -> None:
 @pytest.mark.parametrize(
     ("requested", "interactive", "tqdm_installed", "expected"),
     [
-        ("log", False, False, "log"),
-        ("enlighten", True, True, "enlighten"),
+        ("log", True, True, None),
+        ("tqdm", False, False, "tqdm"),
         (None, True, True, "tqdm"),
         (None, True, False, None),
         (None, False, True, None),
