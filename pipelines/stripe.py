@@ -52,6 +52,7 @@ from pipelines.user_errors import start_date_notice  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
+from sources.kit.progress import PROGRESS_KINDS  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
 from sources.stripe.canonical import (  # noqa: E402
@@ -131,7 +132,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         nargs="?",
         const="log",
         default=None,
-        choices=["log", "tqdm", "enlighten", "alive_progress"],
+        choices=PROGRESS_KINDS,
         help="show extraction/normalize/load progress (default kind: log)",
     )
     parser.add_argument("--start-date", help="only objects created on or after (ISO 8601)")
