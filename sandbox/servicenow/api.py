@@ -1,4 +1,8 @@
-"""The Table API (``GET /api/now/table/<table>``) and the token endpoint, without HTTP."""
+"""The Table API (``GET /api/now/table/<table>[/<sys_id>]``) and the token endpoint, without HTTP.
+
+Rate limits follow ratelimit.py (documented headers only), read ACLs and single records
+record_api.py, delete auditing audit.py.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlencode
 
-from .auth import Authenticator, basic_pair, parse_form
+from .auth import Authenticator, parse_form
 from .faults import Faults
 from .query import QueryError, parse_query
+from .ratelimit import RateLimitRule
+from .record_api import READ_ROLES, Payload, forbidden, get_record, split_path
 from .store import Store, UnknownTableError
 
 TABLE_PREFIX = "/api/now/table/"
@@ -62,6 +68,11 @@ def json_reply(status: int, payload: Any, headers: Optional[dict[str, str]] = No
     return Reply(status, json.dumps(payload).encode("utf-8"), dict(headers or {}))
 
 
+def payload_reply(payload: Payload) -> Reply:
+    """A ``(status, body)`` pair as a JSON reply."""
+    return json_reply(payload[0], payload[1])
+
+
 def sn_error(status: int, message: str, detail: str) -> Reply:
     """ServiceNow's error body shape."""
     return json_reply(
@@ -69,15 +80,36 @@ def sn_error(status: int, message: str, detail: str) -> Reply:
     )
 
 
+def quota_cancelled() -> Reply:
+    """The transaction quota rule's cancellation, body as gflewis/sndml3#38 quotes it.
+
+    The HTTP status is not in the stored docs or issues; 500 is an assumption.
+    """
+    message = "Transaction cancelled: maximum execution time exceeded"
+    detail = (
+        f"{message} Check logs for error trace or enable glide.rest.debug property to "
+        "verify REST request processing"
+    )
+    return sn_error(500, message, detail)
+
+
 class TableApi:
     """Routes one request: token endpoint, auth, rate limit, faults, then the table listing."""
 
-    def __init__(self, store: Store, auth: Authenticator, faults: Faults, base_url: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        auth: Authenticator,
+        faults: Faults,
+        base_url: str,
+        rate_rule: Optional[RateLimitRule] = None,
+    ) -> None:
         """Wires the parts; ``base_url`` is set by the server once it listens."""
         self.store = store
         self.auth = auth
         self.faults = faults
         self.base_url = base_url
+        self.rate_rule = rate_rule or RateLimitRule(None, lambda: 0.0)
         self.stats = Stats()
 
     def handle(
@@ -89,28 +121,41 @@ class TableApi:
             return json_reply(token.status, token.body)
         if not path.startswith(TABLE_PREFIX) or method != "GET":
             return sn_error(400, "Invalid URL", f"{method} {path} is not served by the sandbox")
-        table = path[len(TABLE_PREFIX) :].strip("/")
+        table, sys_id = split_path(path[len(TABLE_PREFIX) :])
         self.stats.count("requests", table)
         if self.faults.take_drop():
             self.stats.count("dropped")
             return Reply(drop=True)
-        authorization = headers.get("authorization")
-        if not self.auth.allows(authorization):
+        user = self.auth.user_of(headers.get("authorization"))
+        if user is None:
             self.stats.count("unauthorized")
             return sn_error(401, "User Not Authenticated", "Required to provide Auth information")
-        pair = basic_pair(authorization)
-        throttle, limit_headers = self.faults.admit(pair[0] if pair else "oauth")
+        throttle, _ = self.faults.admit(user or "oauth")
         if throttle is not None:
             self.stats.count("throttled")
             reply = sn_error(429, "Rate limit exceeded", "Too many requests")
             reply.headers.update(throttle.headers)
             return reply
+        verdict = self.rate_rule.admit(user or "oauth")
+        if verdict.denied:
+            self.stats.count("throttled")
+            reply = sn_error(429, "Rate limit exceeded", verdict.detail)
+            reply.headers.update(verdict.headers)
+            return reply
         status = self.faults.take_failure()
         if status is not None:
             self.stats.count("failed")
             return sn_error(status, "Service unavailable", "injected fault")
-        reply = self.list_table(table, parse_qs(query, keep_blank_values=True))
-        reply.headers.update(limit_headers)
+        role = READ_ROLES.get(table)
+        if role is not None and not self.auth.has_role(user, role):
+            reply = payload_reply(forbidden())
+        elif sys_id:
+            params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+            shaped = get_record(self.store, table, sys_id, lambda r: self.shape(table, r, params))
+            reply = payload_reply(shaped)
+        else:
+            reply = self.list_table(table, parse_qs(query, keep_blank_values=True))
+        reply.headers.update(verdict.headers)
         return reply
 
     def list_table(self, table: str, params: Mapping[str, list[str]]) -> Reply:
@@ -124,7 +169,12 @@ class TableApi:
             return sn_error(400, "Invalid table", f"Invalid table {table}")
         except (QueryError, ValueError) as exc:
             return sn_error(400, "Invalid query", str(exc))
-        page = [self.shape(table, r, one) for r in records[offset : offset + limit]]
+        if self.faults.over_quota(offset):
+            return quota_cancelled()
+        window = records[offset : offset + limit]
+        # Row ACLs filter after the limit picked the window (faults.row_acl).
+        page = [self.shape(table, r, one) for r in window if self.faults.readable(table, r)]
+        self.faults.page_served(table, one.get("sysparm_query", ""))
         headers = {"X-Total-Count": str(len(records))}
         links = self.links(table, one, offset, limit, len(records))
         if links:
@@ -138,7 +188,10 @@ class TableApi:
         if self.faults.take_malformed(table):
             record = {**record, "sys_updated_on": "not a date"}
         fields = [f for f in params.get("sysparm_fields", "").split(",") if f]
-        chosen = {k: v for k, v in record.items() if not fields or k in fields}
+        hidden = self.faults.hidden_fields(table)
+        chosen = {
+            k: v for k, v in record.items() if (not fields or k in fields) and k not in hidden
+        }
         if params.get("sysparm_display_value", "false").lower() == "all":
             return {k: {"display_value": v, "value": v} for k, v in chosen.items()}
         return dict(chosen)

@@ -1,6 +1,10 @@
 """Deterministic, realistic seed records for incident, change_request, sys_user and cmdb_ci.
 
 Every value is a string, as the Table API returns them with ``sysparm_display_value=false``.
+``sys_db_object`` holds the class hierarchy: each table's ``super_class`` is the sys_id of
+its parent's ``sys_db_object`` row. The CMDB branch (cmdb_ci > cmdb_ci_hardware >
+cmdb_ci_computer > cmdb_ci_server > cmdb_ci_linux_server) is the base system's class tree as
+instances show it; no stored doc was found that lists it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,24 @@ CI_CLASSES = ("cmdb_ci_server", "cmdb_ci_linux_server", "cmdb_ci_win_server", "c
 INCIDENT_TOPICS = ("Email not syncing", "VPN drops", "Printer jam", "Laptop slow", "SAP login")
 CHANGE_TOPICS = ("Patch servers", "Rotate certificates", "Upgrade database", "Firewall rule")
 SPAN_SECONDS = 90 * 24 * 3600
+TABLE_PARENTS: tuple[tuple[str, str], ...] = (
+    ("task", ""),
+    ("incident", "task"),
+    ("change_request", "task"),
+    ("sys_user", ""),
+    ("cmdb", ""),
+    ("cmdb_ci", "cmdb"),
+    ("cmdb_ci_hardware", "cmdb_ci"),
+    ("cmdb_ci_computer", "cmdb_ci_hardware"),
+    ("cmdb_ci_server", "cmdb_ci_computer"),
+    ("cmdb_ci_linux_server", "cmdb_ci_server"),
+    ("cmdb_ci_win_server", "cmdb_ci_server"),
+    ("cmdb_ci_database", "cmdb_ci"),
+    ("cmdb_ci_windows_service", "cmdb_ci"),
+    ("sys_audit_delete", ""),
+    ("sys_db_object", ""),
+)
+"""``(table, parent)`` rows of ``sys_db_object`` (parents first)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,17 @@ class Seeder:
         }
 
 
+def table_objects(seeder: Seeder) -> list[dict[str, str]]:
+    """``sys_db_object`` rows: ``name`` and ``super_class`` (the parent row's sys_id)."""
+    ids: dict[str, str] = {}
+    rows = []
+    for name, parent in TABLE_PARENTS:
+        ids[name] = seeder.sys_id()
+        row = {"sys_id": ids[name], "name": name, "label": name.replace("_", " ").title()}
+        rows.append({**row, "super_class": ids.get(parent, ""), **seeder.stamps()})
+    return rows
+
+
 def seed_tables(seed: int, now: float, volume: Volume) -> dict[str, list[dict[str, str]]]:
     """Every seeded table's records, the same for the same ``seed`` and ``now``."""
     seeder = Seeder(random.Random(f"{seed}:servicenow"), now)
@@ -113,4 +146,10 @@ def seed_tables(seed: int, now: float, volume: Volume) -> dict[str, list[dict[st
         "cmdb_ci": cis,
         "incident": [seeder.incident(i, user_ids, ci_ids) for i in range(volume.incident)],
         "change_request": [seeder.change(i, user_ids) for i in range(volume.change_request)],
+        "sys_db_object": table_objects(random_seeder(seed, now)),
     }
+
+
+def random_seeder(seed: int, now: float) -> Seeder:
+    """A seeder of its own for metadata, so adding tables never changes the records' values."""
+    return Seeder(random.Random(f"{seed}:servicenow:tables"), now)

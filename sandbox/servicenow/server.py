@@ -13,9 +13,11 @@ from typing import Any, Optional
 from sandbox.background import BackgroundServer
 
 from .api import Reply, Stats, TableApi
+from .audit import AuditPolicy
 from .auth import Authenticator
 from .clock import Clock, ManualClock
 from .faults import Faults
+from .ratelimit import HOUR_S, RateLimitRule
 from .seed import Volume, seed_tables
 from .store import Store
 
@@ -93,11 +95,13 @@ class ServiceNowSandbox(BackgroundServer):
         volume: Optional[Volume] = None,
         *,
         rate_limit: Optional[int] = None,
-        rate_window_s: int = 1,
+        rate_window_s: int = HOUR_S,
         token_ttl: float = 1800,
         clock: Optional[Clock] = None,
         users: Optional[dict[str, str]] = None,
         clients: Optional[dict[str, str]] = None,
+        roles: Optional[dict[str, set[str]]] = None,
+        audit: Optional[AuditPolicy] = None,
     ) -> None:
         """Seeds the tables (the server starts with ``start``).
 
@@ -105,23 +109,29 @@ class ServiceNowSandbox(BackgroundServer):
             seed: Seed of every generated value.
             volume: Records per table.
             rate_limit: Requests per window per user (None: no limit, no headers).
-            rate_window_s: Rate-limit window in seconds.
+            rate_window_s: Rate-limit window in seconds (an hour, as on instances).
             token_ttl: Seconds an OAuth access token lives.
             clock: Unix seconds; a ``ManualClock`` at the current time by default.
             users: Passwords by user name.
             clients: OAuth client secrets by client id.
+            roles: Roles by user name (a user not listed is ``admin``).
+            audit: Which deletes are audited (the instance defaults if None).
         """
         self.clock = clock or ManualClock(time.time())
-        self.store = Store(seed_tables(seed, self.clock(), volume or Volume()), self.clock, seed)
+        tables = seed_tables(seed, self.clock(), volume or Volume())
+        self.store = Store(tables, self.clock, seed, audit)
         self.auth = Authenticator(
             users or dict([DEFAULT_USER]),
             clients or dict([DEFAULT_CLIENT]),
             token_ttl,
             self.clock,
             random.Random(f"{seed}:tokens"),
+            roles,
         )
-        self.faults = Faults(rate_limit, rate_window_s, self.clock)
-        self.api = TableApi(self.store, self.auth, self.faults, "")
+        # Faults keeps the one-shot 429s; the per-hour rule is ratelimit.RateLimitRule.
+        self.faults = Faults(None, rate_window_s, self.clock)
+        self.rate_rule = RateLimitRule(rate_limit, self.clock, rate_window_s)
+        self.api = TableApi(self.store, self.auth, self.faults, "", self.rate_rule)
 
     def start(self) -> ServiceNowSandbox:
         """Serves on a free port of 127.0.0.1 in a background thread."""

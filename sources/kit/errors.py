@@ -140,6 +140,22 @@ class RateLimitedError(RetriableError):
     """The provider throttled the request (429)."""
 
 
+class RateLimitWaitTooLongError(RateLimitedError):
+    """The provider asks for a longer wait than the run may spend; try again at ``retry_at``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_at: Optional[float] = None,
+        response: Optional[Response] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        """Creates the error; ``retry_at`` is the unix time the provider names."""
+        super().__init__(message, response=response, request_id=request_id)
+        self.retry_at = retry_at
+
+
 class ServerError(RetriableError):
     """The provider failed (5xx)."""
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ from .circuit import CircuitBreaker, CircuitRegistry
 from .errors import (
     ConfigurationError,
     FatalError,
+    RateLimitWaitTooLongError,
     RetryBudgetExhaustedError,
     SluiceError,
     TooManyRedirectsError,
@@ -331,6 +333,7 @@ class ResilientSession(requests.Session):
                     "for this run is spent; the API is failing too often to continue",
                     response=response,
                 ) from error
+            self._refuse_long_wait(request, response)
             delay = policy.wait_before_retry(attempt, response)
             self._log_retry(request, response, error, attempt, delay)
             self.stats.increment("retries")
@@ -338,10 +341,37 @@ class ResilientSession(requests.Session):
                 response.close()
             self._sleep(delay)
 
+    def _refuse_long_wait(self, request: PreparedRequest, response: Optional[Response]) -> None:
+        """Raises instead of waiting when the server asks for more than ``max_wait_s``."""
+        limit = self.settings.max_wait_s
+        wanted = self.retry_policy.schedule.requested_wait(response)
+        if limit is None or wanted is None or wanted <= limit:
+            return
+        path = urlsplit(request.url or "").path
+        self._raise_wait_too_long(path, wanted, limit, response, "the API asks for")
+
+    def _raise_wait_too_long(
+        self, path: str, wait: float, limit: float, response: Optional[Response], who: str
+    ) -> None:
+        retry_at = self.retry_policy.schedule.wall_clock() + wait
+        when = datetime.fromtimestamp(retry_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        raise RateLimitWaitTooLongError(
+            f"{self.integration}: rate limited on {path}; {who} a wait of {wait:.0f} s, "
+            f"more than max_wait_s ({limit:.0f} s): run again after {when}",
+            retry_at=retry_at,
+            response=response,
+        )
+
     def _throttle(self, request: PreparedRequest) -> None:
         if self.rate_limiter is None:
             return
-        waited = self.rate_limiter.acquire(urlsplit(request.url or "").path or "/")
+        path = urlsplit(request.url or "").path or "/"
+        limit = self.settings.max_wait_s
+        if limit is not None:
+            pending = self.rate_limiter.pending_wait(path)
+            if pending > limit:
+                self._raise_wait_too_long(path, pending, limit, None, "pacing to the window needs")
+        waited = self.rate_limiter.acquire(path)
         if waited > 0:
             self.stats.increment("rate_limit_wait_s", waited)
 

@@ -152,6 +152,13 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def pending_wait(self) -> float:
+        """Seconds the next acquirer would wait (no token taken)."""
+        with self._lock:
+            now = self._clock()
+            start = max(self._next_slot, now)
+            return max(0.0, start - (self._burst - 1) / self._rate - now)
+
     def try_acquire(self, n: int = 1) -> bool:
         """Takes ``n`` tokens only if that needs no waiting.
 
@@ -267,6 +274,8 @@ class _GroupState:
     window_cap: Optional[float] = None
     window_cap_until: float = float("-inf")
     budget_caps: dict[str, float] = field(default_factory=dict)
+    window_reset_at: float = float("-inf")
+    window_used: int = 0
 
     def effective_rate(self, now: float) -> float:
         rate = self.aimd_rate
@@ -376,6 +385,15 @@ class RateLimiter:
                 self._throttle_wait_s += waited
         return waited
 
+    def pending_wait(self, path: str) -> float:
+        """Seconds a request to ``path`` would wait for its slot now (nothing reserved)."""
+        states = self._states_for(path)
+        with self._lock:
+            now = self._clock()
+            for state in states:
+                self._apply_rate(state, now)
+        return max(state.bucket.pending_wait() for state in states)
+
     def pause(self, group: str, seconds: float) -> None:
         """Holds back every request of ``group`` for ``seconds``."""
         seconds = min(max(0.0, seconds), self.adaptive.max_pause_s)
@@ -423,16 +441,37 @@ class RateLimiter:
         return [self._groups[group], self._groups[DEFAULT_GROUP]]
 
     def _observe_window(self, state: _GroupState, info: RateLimitInfo) -> None:
-        if info.remaining is None or info.reset_s is None or info.reset_s <= 0:
+        if info.reset_s is None or info.reset_s <= 0:
             return
-        if info.remaining <= 0:
-            self.pause(state.name, info.reset_s)
+        remaining = info.remaining
+        if remaining is None:
+            remaining = self._estimate_remaining(state, info)
+            if remaining is None:
+                return
+        self._pace_window(state, remaining, info.reset_s)
+
+    def _estimate_remaining(self, state: _GroupState, info: RateLimitInfo) -> Optional[float]:
+        """Limit less this client's own requests in the window, for servers that send
+        ``Limit`` and ``Reset`` but no ``Remaining`` (ServiceNow's hourly rules). A lower
+        bound on what is used: other clients of the same user count too."""
+        if info.limit is None or info.reset_s is None:
+            return None
+        reset_at = round(self._wall_clock() + info.reset_s)
+        with self._lock:
+            if abs(reset_at - state.window_reset_at) > 1:
+                state.window_reset_at, state.window_used = reset_at, 0
+            state.window_used += 1
+            return max(0.0, info.limit - state.window_used)
+
+    def _pace_window(self, state: _GroupState, remaining: float, reset_s: float) -> None:
+        if remaining <= 0:
+            self.pause(state.name, reset_s)
             return
-        spread = info.remaining / info.reset_s
+        spread = remaining / reset_s
         with self._lock:
             if spread < state.limit.target_rate:
                 state.window_cap = spread
-                state.window_cap_until = self._clock() + info.reset_s
+                state.window_cap_until = self._clock() + reset_s
             else:
                 state.window_cap = None
 

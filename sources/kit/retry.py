@@ -201,6 +201,13 @@ class BackoffSchedule:
         Returns:
             Seconds (0..``max_hint``), or None when the server gave no hint.
         """
+        hint = self.requested_wait(response)
+        if hint is None:
+            return None
+        return max(0.0, min(hint, self.max_hint))
+
+    def requested_wait(self, response: Optional[Response]) -> Optional[float]:
+        """The server's own delay in seconds, uncapped; None when it gave no hint."""
         if response is None:
             return None
         now = self.wall_clock()
@@ -209,9 +216,7 @@ class BackoffSchedule:
             info = rate_limit_info(response.headers, now)
             if info is not None and info.exhausted:
                 hint = info.reset_s
-        if hint is None:
-            return None
-        return max(0.0, min(hint, self.max_hint))
+        return hint
 
 
 @dataclass

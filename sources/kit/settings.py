@@ -98,6 +98,9 @@ class HttpSettings:
         breaker_failure_threshold: Consecutive failures that open the circuit.
         breaker_recovery_timeout: Seconds the circuit stays open before a trial call.
         pool_maxsize: Connections kept per host.
+        max_wait_s: Longest wait a ``Retry-After`` (or spent window) may impose; a longer
+            one raises ``RateLimitWaitTooLongError`` at once instead of waiting (None: every
+            hint is waited for, up to the schedule's cap, as before).
     """
 
     connect_timeout: float = 10.0
@@ -114,6 +117,7 @@ class HttpSettings:
     breaker_failure_threshold: int = 5
     breaker_recovery_timeout: float = 30.0
     pool_maxsize: int = 32
+    max_wait_s: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.jitter not in JITTER_STRATEGIES:

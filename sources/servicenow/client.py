@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import dlt
 from dlt.common.configuration.inject import with_config
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Response
 from requests.auth import AuthBase
 
@@ -30,9 +31,17 @@ from sources.kit.ratelimit import RateLimit, RateLimiter
 from sources.kit.redact import global_redactor
 from sources.kit.retry import RetryPolicy
 
+from .access import access_denied
 from .paginator import LoopSafeHeaderLinkPaginator
 from .password_grant import OAuth2PasswordGrant
-from .settings import DEFAULT_RATE_LIMIT, PAGE_SIZE, TABLE_NAME_PATTERN, TABLE_PATH, TOKEN_PATH
+from .settings import (
+    DEFAULT_RATE_LIMIT,
+    MAX_WAIT_S,
+    PAGE_SIZE,
+    TABLE_NAME_PATTERN,
+    TABLE_PATH,
+    TOKEN_PATH,
+)
 
 logger = logging.getLogger("sluice.servicenow")
 
@@ -95,7 +104,9 @@ def build_session(
 
 def raise_for_servicenow(response: Response, *args: Any, **kwargs: Any) -> None:
     """RESTClient response hook: an error response becomes the kit's exception."""
-    if response.status_code in (401, 403):
+    if response.status_code == 403:
+        raise access_denied(response, CREDENTIALS_PATH)
+    if response.status_code == 401:
         raise AuthenticationError(
             f"ServiceNow refused the credentials ({response.status_code}): check "
             f"{CREDENTIALS_PATH}",
@@ -153,7 +164,12 @@ class ServiceNowClient:
             return self._clients[label]
 
     def list_pages(
-        self, table: str, *, params: Mapping[str, Any], label: Optional[str] = None
+        self,
+        table: str,
+        *,
+        params: Mapping[str, Any],
+        label: Optional[str] = None,
+        paginator: Optional[BasePaginator] = None,
     ) -> Iterator[Page]:
         """Pages through a table by ``sysparm_offset``, following the ``Link`` header.
 
@@ -161,6 +177,7 @@ class ServiceNowClient:
             table: Table name (``incident``).
             params: ``sysparm_query`` and other parameters.
             label: Name the requests are counted under (the table by default).
+            paginator: Another paging (``KeysetPaginator``) instead of ``Link`` headers.
 
         Yields:
             Each page with the total the instance announced.
@@ -168,7 +185,7 @@ class ServiceNowClient:
         path = TABLE_PATH.format(table=check_table_name(table))
         query = {"sysparm_limit": self.page_size, "sysparm_offset": 0, **params}
         for page in self.rest_client(label or table).paginate(
-            path, params=query, hooks={"response": [raise_for_servicenow]}
+            path, params=query, paginator=paginator, hooks={"response": [raise_for_servicenow]}
         ):
             logger.debug("servicenow %s: page of %d record(s)", table, len(page))
             yield Page(list(page), total_count(page.response))
@@ -272,6 +289,7 @@ def make_client(
     backoff_cap: float = 30.0,
     breaker_failure_threshold: int = 5,
     breaker_recovery_timeout: float = 30.0,
+    max_wait_s: float = MAX_WAIT_S,
 ) -> ServiceNowClient:
     """Builds a ServiceNow client from ``sources.servicenow.*``.
 
@@ -288,6 +306,8 @@ def make_client(
         backoff_cap: Longest delay between attempts.
         breaker_failure_threshold: Consecutive failures that open the circuit.
         breaker_recovery_timeout: Seconds an open circuit waits before a trial call.
+        max_wait_s: Longest ``Retry-After`` waited for; a longer one (an hourly rate limit
+            spent) stops each table cleanly with what loaded kept.
 
     Returns:
         The client.
@@ -308,6 +328,7 @@ def make_client(
         backoff_cap=backoff_cap,
         breaker_failure_threshold=breaker_failure_threshold,
         breaker_recovery_timeout=breaker_recovery_timeout,
+        max_wait_s=max_wait_s,
     )
     return ServiceNowClient(
         base_url=base_url,

@@ -16,13 +16,13 @@ from sources.kit.monitor import SyncMonitor
 from sources.kit.validation import RecordValidator
 
 from .client import Page, ServiceNowClient, check_table_name
+from .paginator import KeysetPaginator, keyset_query
 from .records import format_glide, newest, shape_live
 from .settings import (
     AUDIT_DELETE_TABLE,
     CURSOR_FIELD,
     DEFAULT_TABLES,
     DISPLAY_VALUE,
-    MAX_PASSES,
     PRIMARY_KEY,
 )
 
@@ -52,9 +52,8 @@ def check_display_value(value: Optional[str]) -> str:
 
 
 def changes_query(since: Optional[str]) -> str:
-    """``sysparm_query`` for records changed at or after ``since``, in a stable order."""
-    order = f"ORDERBY{CURSOR_FIELD}^ORDERBY{PRIMARY_KEY}"
-    return f"{CURSOR_FIELD}>={since}^{order}" if since else order
+    """``sysparm_query`` of the first page of records changed at or after ``since``."""
+    return keyset_query(since, None)
 
 
 def deletes_query(table: str, since: str) -> str:
@@ -76,7 +75,8 @@ def column_hints() -> dict[str, TColumnSchema]:
     return {
         PRIMARY_KEY: {"data_type": "text", "nullable": False},
         "sys_created_on": {"data_type": "timestamp", "nullable": True},
-        CURSOR_FIELD: {"data_type": "timestamp", "nullable": True},
+        # Of two copies of a record in one load (it changed during the run) keep the newer.
+        CURSOR_FIELD: {"data_type": "timestamp", "nullable": True, "dedup_sort": "desc"},
         "deleted": {"data_type": "bool"},
         "deleted_at": {"data_type": "timestamp", "nullable": True},
     }
@@ -116,53 +116,80 @@ class RunContext:
 
 @dataclass
 class Listing:
-    """The outcome of listing one table: distinct ids seen, newest cursor, last total."""
+    """The outcome of listing one table.
+
+    Attributes:
+        seen: Distinct sys_ids read.
+        newest: Newest ``sys_updated_on`` read (the next cursor).
+        total: ``X-Total-Count`` of the first page: every record the cursor query
+            matched, rows hidden by row-level ACLs included.
+        pages: Pages read.
+        again: Records read a second time because they changed during the run.
+    """
 
     seen: set[str] = field(default_factory=set)
     newest: Optional[str] = None
     total: Optional[int] = None
     pages: int = 0
+    again: int = 0
+
+    def hidden(self) -> int:
+        """Announced records never returned: hidden by row ACLs (or deleted meanwhile)."""
+        return max(0, self.total - len(self.seen)) if self.total is not None else 0
 
 
 def list_changes(
     client: ServiceNowClient, table: str, since: Optional[str], listing: Listing
 ) -> Iterator[list[Any]]:
-    """One pass over the records changed since ``since``; updates ``listing`` as it goes."""
-    for page in client.list_pages(table, params=list_params(changes_query(since))):
+    """Keyset pages of the records changed since ``since``; updates ``listing`` as it goes.
+
+    A record changed during the run comes again behind the key with its newer
+    ``sys_updated_on`` and is yielded again: the ``dedup_sort`` hint on that column
+    (:func:`column_hints`) makes the merge keep the newest copy.
+    """
+    paginator = KeysetPaginator(table, since, client.page_size)
+    for page in client.list_pages(table, params=list_params(""), paginator=paginator):
         listing.pages += 1
-        listing.total = page.total if page.total is not None else listing.total
-        fresh = [r for r in page.records if not seen_before(r, listing)]
+        if listing.total is None:
+            listing.total = page.total
         for record in page.records:
-            if isinstance(record, dict):
-                listing.newest = newest(listing.newest, record.get(CURSOR_FIELD))
-        yield fresh
+            remember(record, listing)
+        yield page.records
 
 
-def seen_before(record: Any, listing: Listing) -> bool:
-    """Remembers a record's sys_id; True when this run already had it."""
-    key = record.get(PRIMARY_KEY) if isinstance(record, dict) else None
-    if not isinstance(key, str):
-        return False
-    if key in listing.seen:
-        return True
-    listing.seen.add(key)
-    return False
+def remember(record: Any, listing: Listing) -> None:
+    """Counts a record's sys_id and cursor into ``listing``."""
+    if not isinstance(record, dict):
+        return
+    key = record.get(PRIMARY_KEY)
+    if isinstance(key, str):
+        listing.again += key in listing.seen
+        listing.seen.add(key)
+    listing.newest = newest(listing.newest, record.get(CURSOR_FIELD))
 
 
-def needs_another_pass(listing: Listing, passes: int) -> bool:
-    """Offset paging shifted under concurrent changes: fewer distinct ids than announced."""
-    if listing.total is None or len(listing.seen) >= listing.total:
-        return False
-    if passes >= MAX_PASSES:
+def report_hidden(table: str, listing: Listing) -> int:
+    """One warning when fewer records came than ``X-Total-Count`` announced.
+
+    Row-level ACLs apply after ``sysparm_limit`` and the count includes the rows they
+    hide (KB3047115), so the difference is what the integration user cannot read.
+
+    Returns:
+        How many records were announced but not returned.
+    """
+    hidden = listing.hidden()
+    if hidden:
         logger.warning(
-            "servicenow: %d of %d announced record(s) seen after %d passes; the lookback "
-            "of the next run re-reads the rest",
-            len(listing.seen),
+            "servicenow %s: %d of %d record(s) the instance counted were not returned: "
+            "row-level ACLs hide them from the integration user (grant it read on %s to "
+            "load them), or they were deleted during the run",
+            table,
+            hidden,
             listing.total,
-            passes,
+            table,
+            extra={"resource": table},
         )
-        return False
-    return True
+    return hidden
 
 
 def list_deletes(client: ServiceNowClient, table: str, since: str) -> Iterator[Page]:

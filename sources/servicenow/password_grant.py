@@ -1,12 +1,18 @@
 """OAuth 2.0 resource owner password grant, which the kit's auth flows lack.
 
-ServiceNow's ``/oauth_token.do`` issues tokens for a user with the ``password`` grant.
-This reuses the kit's cached bearer (renewal before expiry, one retry after a 401) and its
-token endpoint client (retries, redaction, one-line refusals); only the form differs.
+ServiceNow's ``/oauth_token.do`` issues an access and a refresh token for a user with the
+``password`` grant; later access tokens come from the ``refresh_token`` grant, so the
+password is sent once per run, not at every renewal (ServiceNow docs "OAuth API request
+parameters",
+https://www.servicenow.com/docs/r/platform-security/authentication/r_OAuthAPIRequestParameters.html).
+A refused refresh token (expired, revoked) falls back to the password grant. This reuses
+the kit's cached bearer (renewal before expiry, one retry after a 401) and its token
+endpoint client (retries, redaction, one-line refusals); only the forms differ.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Optional
@@ -15,7 +21,10 @@ import requests
 
 from sources.kit.auth import CachedBearerAuth, ProviderLabel, Token, TokenEndpoint, TokenRetry
 from sources.kit.auth.messages import OAuthRejection
+from sources.kit.errors import AuthenticationError
 from sources.kit.redact import global_redactor
+
+logger = logging.getLogger("sluice.servicenow")
 
 
 class OAuth2PasswordGrant(CachedBearerAuth):
@@ -52,6 +61,9 @@ class OAuth2PasswordGrant(CachedBearerAuth):
         self.label = label or ProviderLabel()
         self.username = username
         self._password = password
+        self._refresh_token: Optional[str] = None
+        self.grants: list[str] = []
+        """Grant types used, in order (tests and diagnostics)."""
         self._endpoint = TokenEndpoint(
             token_url,
             client_id=client_id,
@@ -72,9 +84,29 @@ class OAuth2PasswordGrant(CachedBearerAuth):
         return self._endpoint
 
     def fetch_token(self) -> Token:
-        """Runs the password grant."""
+        """Runs the refresh token grant when a refresh token is held, else the password grant."""
+        if self._refresh_token:
+            try:
+                return self._keep(
+                    self._grant(
+                        {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+                    )
+                )
+            except AuthenticationError as exc:
+                logger.info("servicenow: refresh token refused (%s); using the password grant", exc)
+                self._refresh_token = None
         form = {"grant_type": "password", "username": self.username, "password": self._password}
+        return self._keep(self._grant(form))
+
+    def _grant(self, form: dict[str, str]) -> Token:
+        self.grants.append(form["grant_type"])
         return self._endpoint.request_token(form, self._explain)
+
+    def _keep(self, token: Token) -> Token:
+        """Remembers the refresh token (the instance returns the current one each time)."""
+        if token.refresh_token:
+            self._refresh_token = token.refresh_token
+        return token
 
     def _explain(self, rejection: OAuthRejection) -> str:
         if rejection.error == "invalid_grant":

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - DOCTYPE/ENTITY refused before
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from .settings import GLIDE_FORMAT, PRIMARY_KEY, TIMESTAMP_FIELDS
+from .settings import CURSOR_FIELD, GLIDE_FORMAT, PRIMARY_KEY, TIMESTAMP_FIELDS
 
 logger = logging.getLogger("sluice.servicenow")
 
@@ -63,6 +63,20 @@ def shape_live(raw: Any) -> dict[str, Any]:
                 raise ValueError(f"{name} is not 'YYYY-MM-DD HH:MM:SS'") from None
     row.setdefault("deleted", False)
     row.setdefault("deleted_at", None)
+    return deletion_is_newest(row)
+
+
+def deletion_is_newest(row: dict[str, Any]) -> dict[str, Any]:
+    """A deleted row's ``sys_updated_on`` moved up to its deletion time.
+
+    A record read live and deleted later in the same run is in one load twice; the
+    merge keeps the copy with the newest ``sys_updated_on`` (the ``dedup_sort`` hint),
+    which must be the deletion.
+    """
+    deleted_at, updated = row.get("deleted_at"), row.get(CURSOR_FIELD)
+    if row.get("deleted") is True and isinstance(deleted_at, datetime):
+        if not isinstance(updated, datetime) or updated < deleted_at:
+            row[CURSOR_FIELD] = deleted_at
     return row
 
 

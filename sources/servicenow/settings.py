@@ -25,10 +25,7 @@ GLIDE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 LOOKBACK_S = 300
 """Changes are re-read this far behind the saved cursor: same-second updates, clock skew
-and offset paging that shifted under concurrent updates. Merge on sys_id makes it harmless."""
-
-MAX_PASSES = 3
-"""Listings repeated when fewer distinct records arrived than ``X-Total-Count`` announced."""
+and records changed behind the keyset while a run listed. Merge on sys_id makes it harmless."""
 
 DISPLAY_VALUE = "false"
 """``sysparm_display_value``: ``false`` gives raw values (UTC timestamps, choice codes,
@@ -37,5 +34,11 @@ sys_ids of references), which is what an incremental cursor and joins need. ``tr
 
 DEFAULT_RATE_LIMIT = 20.0
 """Requests per second before the instance's ``X-RateLimit-*`` headers say otherwise."""
+
+MAX_WAIT_S = 900.0
+"""Longest ``Retry-After`` a run waits for (``sources.servicenow.max_wait_s``). Rate limit
+rules count per hour and send only ``X-RateLimit-Limit``/``-Reset``/``-Rule`` (no
+``Remaining``), so a spent hour can mean a wait of up to an hour: past this the table stops
+cleanly and the run says when to retry."""
 
 TABLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,79}$"

@@ -147,8 +147,12 @@ def test_rate_limit_headers_then_429_with_retry_after(
     sb = servicenow_sandbox_factory(rate_limit=3, rate_window_s=3600, clock=time.time)
     replies = [table(sb, "cmdb_ci", sysparm_limit=1) for _ in range(4)]
     assert [r.status_code for r in replies] == [200, 200, 200, 429]
-    assert [r.headers["X-RateLimit-Remaining"] for r in replies[:3]] == ["2", "1", "0"]
+    # the documented headers only: Limit, Reset, Rule - never X-RateLimit-Remaining
+    assert all(r.headers["X-RateLimit-Limit"] == "3" for r in replies)
+    assert all("X-RateLimit-Remaining" not in r.headers for r in replies)
+    assert len({r.headers["X-RateLimit-Rule"] for r in replies}) == 1
     assert int(replies[3].headers["Retry-After"]) >= 1
+    assert "3 requests per hour for Table API" in replies[3].json()["error"]["detail"]
     assert int(replies[0].headers["X-RateLimit-Reset"]) > time.time()
 
 

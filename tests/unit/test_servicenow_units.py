@@ -29,8 +29,7 @@ from sources.servicenow.helpers import (
     changes_query,
     check_display_value,
     deletes_query,
-    needs_another_pass,
-    seen_before,
+    remember,
     select_tables,
 )
 from sources.servicenow.paginator import LoopSafeHeaderLinkPaginator
@@ -130,14 +129,13 @@ def test_table_names_are_checked(name: str) -> None:
         check_table_name(name)
 
 
-def test_another_pass_only_when_fewer_ids_than_announced() -> None:
-    listing = Listing(total=3)
+def test_listing_counts_rereads_and_rows_the_total_announced_but_never_sent() -> None:
+    listing = Listing(total=4)
     for key in ("a", "b", "a"):
-        seen_before({"sys_id": key}, listing)
-    assert needs_another_pass(listing, passes=1)
-    assert not needs_another_pass(listing, passes=3)  # capped
-    seen_before({"sys_id": "c"}, listing)
-    assert not needs_another_pass(listing, passes=1)
+        remember({"sys_id": key, "sys_updated_on": "2024-05-01 10:00:00"}, listing)
+    assert (listing.again, listing.hidden()) == (1, 2)
+    remember({"sys_id": "c"}, listing)
+    assert listing.hidden() == 1 and listing.newest == "2024-05-01 10:00:00"
 
 
 @pytest.mark.parametrize(
