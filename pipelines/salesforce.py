@@ -39,6 +39,7 @@ from pipelines.common import (  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
+from sources.kit.progress import PROGRESS_KINDS  # noqa: E402
 from sources.salesforce import DEFAULT_OBJECTS, make_client, salesforce_source  # noqa: E402
 from sources.salesforce.auth import SalesforceCredentials  # noqa: E402
 from sources.salesforce.canonical import (  # noqa: E402
@@ -89,7 +90,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         nargs="?",
         const="log",
         default=None,
-        choices=["log", "tqdm", "enlighten", "alive_progress"],
+        choices=PROGRESS_KINDS,
         help="show extraction/normalize/load progress (default kind: log)",
     )
     parser.add_argument(

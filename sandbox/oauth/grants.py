@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 from urllib.parse import unquote_plus
 
-from .jwt_assertion import AssertionRejected, verify_assertion
+from .jwt_assertion import MAX_ASSERTION_LIFETIME_S, AssertionRejected, verify_assertion
 from .replies import Reply, oauth_error
 from .state import SandboxState
 
@@ -47,20 +47,44 @@ def basic_credentials(authorization: Optional[str]) -> Optional[tuple[str, str]]
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+@dataclass
+class JwtRules:
+    """What a provider adds to RFC 7523's checks of a JWT bearer assertion.
+
+    Attributes:
+        max_lifetime_s: How far in the future ``exp`` may be.
+        subject_known: Whether ``sub`` names a user of the provider (None: any).
+        descriptions: ``error_description`` per rejection reason (``audience``,
+            ``expired``, ``lifetime``, ``subject``...), in the provider's words.
+    """
+
+    max_lifetime_s: float = MAX_ASSERTION_LIFETIME_S
+    subject_known: Optional[Callable[[str], bool]] = None
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+
 class TokenGrants:
     """Answers ``POST /oauth/token``."""
 
-    def __init__(self, state: SandboxState, jwt_public_keys: Mapping[str, str], jwt_audience: str):
+    def __init__(
+        self,
+        state: SandboxState,
+        jwt_public_keys: Mapping[str, str],
+        jwt_audience: Union[str, Collection[str]],
+        jwt_rules: Optional[JwtRules] = None,
+    ):
         """Creates the endpoint.
 
         Args:
             state: Shared sandbox state.
             jwt_public_keys: PEM public keys by JWT issuer.
-            jwt_audience: The ``aud`` JWT assertions must carry.
+            jwt_audience: The ``aud`` JWT assertions must carry (or one of several).
+            jwt_rules: Lifetime, known subjects and wording of JWT rejections.
         """
         self.state = state
         self.jwt_public_keys = dict(jwt_public_keys)
         self.jwt_audience = jwt_audience
+        self.jwt_rules = jwt_rules or JwtRules()
 
     def handle(
         self, form: Mapping[str, str], authorization: Optional[str], log: dict[str, Any]
@@ -136,9 +160,14 @@ class TokenGrants:
                 self.jwt_public_keys,
                 self.jwt_audience,
                 self.state.clock(),
+                self.jwt_rules.max_lifetime_s,
             )
+            known = self.jwt_rules.subject_known
+            if known is not None and not known(verified.subject):
+                raise AssertionRejected("unknown subject", "subject")
         except AssertionRejected as exc:
-            return oauth_error(400, "invalid_grant", str(exc))
+            description = self.jwt_rules.descriptions.get(exc.reason, str(exc))
+            return oauth_error(400, "invalid_grant", description)
         log["client_id"] = verified.issuer
         log["client_auth"] = "jwt_assertion"
         scope = form.get("scope") or None

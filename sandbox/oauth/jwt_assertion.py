@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import jwt
 
@@ -21,22 +21,34 @@ class VerifiedAssertion:
 
 
 class AssertionRejected(Exception):
-    """The assertion is not acceptable; ``str()`` is the error description."""
+    """The assertion is not acceptable; ``str()`` is the error description.
+
+    Attributes:
+        reason: Which check failed (``audience``, ``expired``, ``lifetime``...), so a
+            provider's sandbox can answer with that provider's wording.
+    """
+
+    def __init__(self, description: str, reason: str = "invalid") -> None:
+        """Creates the rejection."""
+        super().__init__(description)
+        self.reason = reason
 
 
 def verify_assertion(
     assertion: str,
     public_keys: Mapping[str, str],
-    audience: str,
+    audience: Union[str, Collection[str]],
     now: float,
+    max_lifetime_s: float = MAX_ASSERTION_LIFETIME_S,
 ) -> VerifiedAssertion:
     """Verifies signature (RS256, key chosen by ``iss``), ``aud``, ``sub`` and ``exp``.
 
     Args:
         assertion: The compact JWT.
         public_keys: PEM public keys by issuer.
-        audience: The ``aud`` the assertion must name.
+        audience: The ``aud`` the assertion must name (or one of several).
         now: The sandbox's current unix time (``exp`` is checked against it).
+        max_lifetime_s: How far in the future ``exp`` may be.
 
     Returns:
         Issuer and subject.
@@ -53,7 +65,7 @@ def verify_assertion(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AssertionRejected("assertion has no subject")
-    _check_expiry(claims.get("exp"), now)
+    _check_expiry(claims.get("exp"), now, max_lifetime_s)
     return VerifiedAssertion(issuer=issuer, subject=subject)
 
 
@@ -68,14 +80,16 @@ def _unverified_issuer(assertion: str) -> str:
     return issuer
 
 
-def _verified_claims(assertion: str, key: str, audience: str) -> dict[str, Any]:
+def _verified_claims(
+    assertion: str, key: str, audience: Union[str, Collection[str]]
+) -> dict[str, Any]:
     try:
         return dict(
             jwt.decode(
                 assertion,
                 key,
                 algorithms=["RS256"],
-                audience=audience,
+                audience=audience if isinstance(audience, str) else list(audience),
                 options={
                     "require": ["iss", "sub", "aud", "exp"],
                     "verify_exp": False,
@@ -85,17 +99,17 @@ def _verified_claims(assertion: str, key: str, audience: str) -> dict[str, Any]:
             )
         )
     except jwt.InvalidAudienceError:
-        raise AssertionRejected("audience mismatch") from None
+        raise AssertionRejected("audience mismatch", "audience") from None
     except jwt.InvalidSignatureError:
         raise AssertionRejected("signature invalid") from None
     except jwt.PyJWTError as exc:
         raise AssertionRejected(f"assertion invalid: {type(exc).__name__}") from None
 
 
-def _check_expiry(exp: Optional[Any], now: float) -> None:
+def _check_expiry(exp: Optional[Any], now: float, max_lifetime_s: float) -> None:
     if not isinstance(exp, (int, float)) or isinstance(exp, bool):
-        raise AssertionRejected("exp is not a number")
+        raise AssertionRejected("exp is not a number", "exp")
     if exp < now - CLOCK_SKEW_S:
-        raise AssertionRejected("assertion expired")
-    if exp > now + MAX_ASSERTION_LIFETIME_S:
-        raise AssertionRejected("assertion lives too long")
+        raise AssertionRejected("assertion expired", "expired")
+    if exp > now + max_lifetime_s + CLOCK_SKEW_S:
+        raise AssertionRejected("assertion lives too long", "lifetime")

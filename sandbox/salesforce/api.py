@@ -7,6 +7,7 @@ refresh token grant) and adds what Salesforce adds: ``instance_url`` and no
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections import Counter
@@ -19,6 +20,8 @@ from sandbox.oauth.grants import TokenGrants
 from sandbox.oauth.state import SandboxState
 
 from .bulk import BulkJobs
+from .locators import Locators
+from .replication import replication_answer
 from .schema import API_VERSION, OBJECTS, describe
 from .soql import SoqlError, parse
 from .store import Store
@@ -26,6 +29,11 @@ from .store import Store
 TOKEN_PATH = "/services/oauth2/token"
 DATA_PREFIX = f"/services/data/{API_VERSION}"
 LIMIT_HEADER = "Sforce-Limit-Info"
+MAX_URI_AND_HEADERS = 16_384
+""""In each REST call, the maximum length for the combined URI and headers is 16,384
+bytes": 431 when exceeded, 414 when the URI alone exceeds it
+(https://help.salesforce.com/s/articleView?id=000386264&type=1; the body of those
+answers is not documented: the sandbox answers Salesforce's error shape)."""
 
 
 @dataclass
@@ -74,6 +82,7 @@ class SalesforceApi:
         page_size: int,
         api_limit: int,
         bulk: BulkJobs,
+        locators: Locators,
     ) -> None:
         """Creates the routes.
 
@@ -84,6 +93,7 @@ class SalesforceApi:
             page_size: Records per query page before ``nextRecordsUrl``.
             api_limit: The org's daily API request limit.
             bulk: Bulk API 2.0 query jobs.
+            locators: Open query cursors (``nextRecordsUrl``) and when they die.
         """
         self.bulk = bulk
         self.store = store
@@ -97,20 +107,20 @@ class SalesforceApi:
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self._lock = threading.Lock()
-        self._cursors: dict[str, list[dict[str, Any]]] = {}
-        self._cursor_seq = 0
+        self.locators = locators
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answers one request."""
         parts = urlsplit(target)
-        if parts.path == TOKEN_PATH and method == "POST":
+        too_long = self._too_long(target, headers)
+        if too_long is not None:
+            answer, kind = too_long, "too_long"
+        elif parts.path == TOKEN_PATH and method == "POST":
             answer = self._token(body, headers)
             kind = "token"
         elif parts.path.startswith(DATA_PREFIX + "/") and method in ("GET", "POST"):
             kind = self._kind(parts.path)
-            answer = self._rest(
-                method, parts.path, parts.query, headers.get("Authorization", ""), body
-            )
+            answer = self._rest(method, parts.path, parts.query, headers, body)
             answer.headers[LIMIT_HEADER] = f"api-usage={self.api_used}/{self.api_limit}"
         else:
             kind = "other"
@@ -119,6 +129,16 @@ class SalesforceApi:
             self.requests[kind] += 1
             self.statuses[answer.status] += 1
         return answer
+
+    @staticmethod
+    def _too_long(target: str, headers: Mapping[str, str]) -> Optional[Answer]:
+        size = len(target.encode("utf-8"))
+        if size > MAX_URI_AND_HEADERS:
+            return sf_error(414, "URI_TOO_LONG", "URI Too Long")
+        size += sum(len(k) + len(v) + 4 for k, v in headers.items())
+        if size > MAX_URI_AND_HEADERS:
+            return sf_error(431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "Header Fields Too Large")
+        return None
 
     def _token(self, body: bytes, headers: Mapping[str, str]) -> Answer:
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -139,12 +159,16 @@ class SalesforceApi:
             return "bulk"
         return rest.split("/", 1)[0]
 
-    def _rest(self, method: str, path: str, query: str, authorization: str, body: bytes) -> Answer:
+    def _rest(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Answer:
+        authorization = headers.get("Authorization", "")
         fault = self._fault()
         if fault is not None:
             return fault
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or self.state.access_grant(token.strip()) is None:
+        grant = self.state.access_grant(token.strip()) if scheme.lower() == "bearer" else None
+        if grant is None:
             return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         with self._lock:
             if self.api_used >= self.api_limit:
@@ -152,16 +176,23 @@ class SalesforceApi:
             self.api_used += 1
         rest = path[len(DATA_PREFIX) + 1 :]
         if rest.startswith("jobs/query"):
-            return self._bulk(method, rest, query, body)
+            return self._bulk(method, rest, query, body, headers)
         if method != "GET":
             return sf_error(405, "METHOD_NOT_ALLOWED", f"HTTP method '{method}' not allowed")
+        if rest.startswith("sobjects/") and rest.rstrip("/").endswith(("/deleted", "/updated")):
+            _, object_name, kind = rest.rstrip("/").split("/")[:3]
+            return Answer(*replication_answer(self.store, object_name, kind, parse_qs(query)))
         if rest.startswith("sobjects/") and rest.endswith("/describe"):
             return self._describe(rest.split("/")[1])
-        if rest in ("query", "queryAll"):
+        # The documented form is ``/query/?q=`` (trailing slash, https://developer.salesforce.com/
+        # docs/atlas.en-us.api_rest.meta/api_rest/dome_query.htm), as simple-salesforce
+        # sends it; ``/query?q=`` works too.
+        if rest.rstrip("/") in ("query", "queryAll"):
+            rest = rest.rstrip("/")
             soql = (parse_qs(query).get("q") or [""])[0]
-            return self._query(soql, include_deleted=rest == "queryAll")
+            return self._query(soql, grant.subject, include_deleted=rest == "queryAll")
         if rest.startswith(("query/", "queryAll/")):
-            return self._more(rest)
+            return self._more(rest, grant.subject)
         return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
 
     def _fault(self) -> Optional[Answer]:
@@ -188,7 +219,7 @@ class SalesforceApi:
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
         return Answer(200, describe(object_name))
 
-    def _query(self, soql: str, include_deleted: bool) -> Answer:
+    def _query(self, soql: str, user: str, include_deleted: bool) -> Answer:
         try:
             parsed = parse(soql)
         except SoqlError as exc:
@@ -203,13 +234,14 @@ class SalesforceApi:
                 "url": f"{DATA_PREFIX}/sobjects/{parsed.object_name}/{row_id}",
             }
         kind = "queryAll" if include_deleted else "query"
-        with self._lock:
-            self._cursor_seq += 1
-            locator = f"01g{self._cursor_seq:015d}"
-            self._cursors[locator] = rows
-        return Answer(200, self._page(kind, locator, 0))
+        if len(rows) <= self.page_size:  # one page: no cursor stays open
+            return Answer(200, {"totalSize": len(rows), "done": True, "records": rows})
+        locator = self.locators.open(user, rows)
+        return Answer(200, self._page(kind, user, locator, rows, 0))
 
-    def _bulk(self, method: str, rest: str, query: str, body: bytes) -> Answer:
+    def _bulk(
+        self, method: str, rest: str, query: str, body: bytes, headers: Mapping[str, str]
+    ) -> Answer:
         parts = rest.split("/")  # jobs, query[, id[, results]]
         try:
             if method == "POST" and len(parts) == 2:
@@ -224,30 +256,32 @@ class SalesforceApi:
                 locator: Optional[str] = (params.get("locator") or [""])[0] or None
                 max_records = int((params.get("maxRecords") or ["50000"])[0])
                 text, following, count = self.bulk.results(parts[2], locator, max_records)
-                headers = {
+                info = {
                     "Sforce-Locator": following or "null",
                     "Sforce-NumberOfRecords": str(count),
                 }
-                return Answer(200, text, headers, content_type="text/csv")
+                answer = Answer(200, text, info, content_type="text/csv")
+                return compressed(answer, headers.get("Accept-Encoding", ""))
         except SoqlError as exc:
             return sf_error(400, exc.code, str(exc))
         except (KeyError, ValueError):
             return sf_error(404, "NOT_FOUND", "job not found")
         return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
 
-    def _more(self, rest: str) -> Answer:
+    def _more(self, rest: str, user: str) -> Answer:
         kind, _, cursor = rest.partition("/")
         locator, _, offset = cursor.rpartition("-")
-        with self._lock:
-            known = locator in self._cursors
-        if not known or not offset.isdigit():
+        rows = self.locators.rows(user, locator) if offset.isdigit() else None
+        if rows is None:  # expired, released or never issued: see locators.py
             return sf_error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return Answer(200, self._page(kind, locator, int(offset)))
+        return Answer(200, self._page(kind, user, locator, rows, int(offset)))
 
-    def _page(self, kind: str, locator: str, offset: int) -> dict[str, Any]:
-        with self._lock:
-            rows = self._cursors[locator]
+    def _page(
+        self, kind: str, user: str, locator: str, rows: list[dict[str, Any]], offset: int
+    ) -> dict[str, Any]:
         end = offset + self.page_size
+        if end >= len(rows):
+            self.locators.close(user, locator)
         page: dict[str, Any] = {
             "totalSize": len(rows),
             "done": end >= len(rows),
@@ -258,8 +292,22 @@ class SalesforceApi:
         return page
 
 
+def compressed(answer: Answer, accept_encoding: str) -> Answer:
+    """The answer gzip-compressed when the client accepts it: "When you get the results
+    of a query job, the response body is always compressed"
+    (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/queries.htm);
+    compression is HTTP's, so only for clients sending ``Accept-Encoding: gzip``."""
+    if "gzip" not in accept_encoding.lower() or not isinstance(answer.body, str):
+        return answer
+    answer.body = gzip.compress(answer.body.encode("utf-8"))
+    answer.headers["Content-Encoding"] = "gzip"
+    return answer
+
+
 def encode(answer: Answer) -> bytes:
-    """The body of an answer: text as is, anything else as JSON."""
+    """The body of an answer: bytes and text as is, anything else as JSON."""
+    if isinstance(answer.body, bytes):
+        return answer.body
     if isinstance(answer.body, str):
         return answer.body.encode("utf-8")
     return json.dumps(answer.body).encode("utf-8")

@@ -1,4 +1,13 @@
-"""Bulk API 2.0 query jobs: create, poll until ``JobComplete``, CSV results by locator."""
+"""Bulk API 2.0 query jobs: create, poll until ``JobComplete``, CSV results by locator.
+
+Job options and limits follow "Create a Query Job"
+(https://developer.salesforce.com/docs/platform/api-asynch/guide/query-create-job.md):
+``columnDelimiter`` (BACKQUOTE, CARET, COMMA, PIPE, SEMICOLON, TAB) and ``lineEnding``
+(LF, CRLF) shape the CSV; compound address/geolocation fields are not supported. A
+query with ORDER BY runs without PK chunking ("Use of ORDER BY in a Bulk 2.0 query
+disables PKChunking", https://developer.salesforce.com/docs/platform/api-asynch/guide/
+bulk-api-2-0-troubleshoot-query-timeouts.md): the sandbox counts such jobs.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +17,29 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .schema import OBJECTS
 from .soql import Query, SoqlError, parse
 from .store import Store
 
 DEFAULT_POLLS = 2
 """Status requests a job answers ``InProgress`` before ``JobComplete``."""
+
+DELIMITERS = {
+    "BACKQUOTE": "`",
+    "CARET": "^",
+    "COMMA": ",",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "TAB": "\t",
+}
+LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+COMPOUND_TYPES = frozenset({"address", "location"})
+COMPOUND_REFUSED = (
+    # The refusal Salesforce gives (quoted in https://github.com/jsforce/jsforce/issues/380
+    # and https://github.com/simple-salesforce/simple-salesforce/issues/182); the job
+    # ends Failed with it as errorMessage.
+    "FUNCTIONALITY_NOT_ENABLED: Selecting compound data not supported in Bulk Query"
+)
 
 
 @dataclass
@@ -24,28 +51,43 @@ class Job:
     query: Query
     rows: list[dict[str, Any]]
     polls_left: int
+    column_delimiter: str = "COMMA"
+    line_ending: str = "LF"
+    end_state: str = "JobComplete"
+    error_message: Optional[str] = None
 
     @property
     def state(self) -> str:
-        """``InProgress`` until polled enough, then ``JobComplete``."""
-        return "JobComplete" if self.polls_left <= 0 else "InProgress"
+        """``InProgress`` until polled enough, then its end state (``JobComplete``,
+        ``Failed`` or ``Aborted``)."""
+        return self.end_state if self.polls_left <= 0 else "InProgress"
 
     def info(self) -> dict[str, Any]:
         """The job info body."""
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "operation": self.operation,
             "object": self.query.object_name,
             "state": self.state,
             "contentType": "CSV",
+            "columnDelimiter": self.column_delimiter,
+            "lineEnding": self.line_ending,
             "numberRecordsProcessed": len(self.rows) if self.state == "JobComplete" else 0,
         }
+        if self.state == "Failed" and self.error_message:
+            body["errorMessage"] = self.error_message
+        return body
 
 
-def csv_text(fields: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+def csv_text(
+    fields: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    delimiter: str = ",",
+    line_ending: str = "\n",
+) -> str:
     """Rows as Bulk API CSV: every value quoted, null empty, booleans lower case."""
     out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer = csv.writer(out, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator=line_ending)
     writer.writerow(fields)
     for row in rows:
         writer.writerow([cell(row.get(name)) for name in fields])
@@ -69,6 +111,10 @@ class BulkJobs:
         self.store = store
         self.polls = polls
         self.created = 0
+        self.ordered = 0
+        """Jobs whose query had ORDER BY (no PK chunking on a real org)."""
+        self.end_next: Optional[tuple[str, str]] = None
+        """``(state, errorMessage)`` the next job ends in (``Failed``/``Aborted``)."""
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
@@ -83,11 +129,29 @@ class BulkJobs:
         query = parse(str(body.get("query") or ""))
         if query.count:
             raise SoqlError("INVALIDJOB", "COUNT() is not supported in Bulk API queries")
+        delimiter = str(body.get("columnDelimiter") or "COMMA")
+        line_ending = str(body.get("lineEnding") or "LF")
+        if delimiter not in DELIMITERS or line_ending not in LINE_ENDINGS:
+            raise SoqlError("INVALIDJOB", "invalid columnDelimiter or lineEnding")
         include_deleted = body["operation"] == "queryAll"
         rows = query.run(self.store.rows(query.object_name, include_deleted))
         with self._lock:
             self.created += 1
-            job = Job(f"750{self.created:015d}", body["operation"], query, rows, self.polls)
+            self.ordered += 1 if query.order else 0
+            job = Job(
+                f"750{self.created:015d}",
+                body["operation"],
+                query,
+                rows,
+                self.polls,
+                delimiter,
+                line_ending,
+            )
+            if selects_compound(query):
+                job.end_state, job.error_message = "Failed", COMPOUND_REFUSED
+            elif self.end_next is not None:
+                job.end_state, job.error_message = self.end_next
+                self.end_next = None
             self._jobs[job.id] = job
         return job
 
@@ -118,4 +182,16 @@ class BulkJobs:
         end = start + max_records
         chunk = job.rows[start:end]
         following = str(end) if end < len(job.rows) else None
-        return csv_text(job.query.fields, chunk), following, len(chunk)
+        text = csv_text(
+            job.query.fields,
+            chunk,
+            DELIMITERS[job.column_delimiter],
+            LINE_ENDINGS[job.line_ending],
+        )
+        return text, following, len(chunk)
+
+
+def selects_compound(query: Query) -> bool:
+    """Whether the query selects a compound address or geolocation field."""
+    types = {f.name: f.type for f in OBJECTS[query.object_name]}
+    return any(types.get(name) in COMPOUND_TYPES for name in query.fields)

@@ -86,7 +86,7 @@ class Seeder:
                 "Phone": f"+1 415 555 {self.rng.randint(1000, 9999)}",
                 "BillingCity": self.rng.choice(("Berlin", "Austin", "London", "Tokyo")),
                 "BillingCountry": self.rng.choice(COUNTRIES),
-                "AnnualRevenue": round(self.rng.uniform(1e5, 5e7), 2),
+                "AnnualRevenue": float(round(self.rng.uniform(1e5, 5e7))),  # currency(18, 0)
                 "NumberOfEmployees": self.rng.randint(5, 20000),
                 "OwnerId": self.rng.choice(owners),
             },

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
+
+from .wide import WIDE_OBJECT, wide_field_specs
 
 API_VERSION = "v59.0"
 """The REST API version the sandbox answers under ``/services/data/<version>``."""
@@ -18,23 +20,43 @@ class Field:
         name: API name (``SystemModstamp``).
         type: Salesforce field type (``id``, ``string``, ``datetime``, ``currency``...).
         nillable: Whether the field may be null.
+        formula: ``calculatedFormula`` of a formula field (evaluated on read by
+            ``formulas.py``); None for stored fields.
+        precision: Total digits of a number field (0 for other types).
+        scale: Digits right of the decimal point (0 for other types).
     """
 
     name: str
     type: str
     nillable: bool = True
+    formula: Optional[str] = None
+    precision: int = 0
+    scale: int = 0
 
     def describe(self) -> dict[str, Any]:
         """The field's entry in a describe result."""
-        return {
+        entry: dict[str, Any] = {
             "name": self.name,
             "label": self.name,
             "type": self.type,
             "nillable": self.nillable,
             "length": 18 if self.type in ("id", "reference") else 255,
-            "custom": False,
-            "calculated": False,
+            "custom": self.name.endswith("__c"),
+            # Formula fields: describe says calculated, with the formula text
+            # (DescribeFieldResult.getCalculatedFormula, https://developer.salesforce.com/
+            # docs/atlas.en-us.apexcode.meta/apexcode/apex_methods_system_fields_describe.htm).
+            "calculated": self.formula is not None,
+            # "precision: For fields of type double, the maximum number of digits that can
+            # be stored...; scale: ...number of digits to the right of the decimal point"
+            # (DescribeSObjectResult Field, https://developer.salesforce.com/docs/
+            # atlas.en-us.api.meta/api/sforce_api_calls_describesobjects_describesobjectresult.htm);
+            # 0 for non-numeric fields, as Salesforce answers.
+            "precision": self.precision,
+            "scale": self.scale,
         }
+        if self.formula is not None:
+            entry["calculatedFormula"] = self.formula
+        return entry
 
 
 AUDIT = (
@@ -56,7 +78,10 @@ OBJECTS: Mapping[str, tuple[Field, ...]] = {
         Field("Phone", "phone"),
         Field("BillingCity", "string"),
         Field("BillingCountry", "string"),
-        Field("AnnualRevenue", "currency"),
+        # Compound field over BillingCity/BillingCountry: REST only, refused by Bulk queries
+        # (https://developer.salesforce.com/docs/platform/api-asynch/guide/query-create-job.md).
+        Field("BillingAddress", "address"),
+        Field("AnnualRevenue", "currency", precision=18, scale=0),
         Field("NumberOfEmployees", "int"),
         Field("OwnerId", "reference"),
     ),
@@ -71,6 +96,8 @@ OBJECTS: Mapping[str, tuple[Field, ...]] = {
         Field("AccountId", "reference"),
         Field("MailingCountry", "string"),
         Field("OwnerId", "reference"),
+        # Cross-object formula: changes with the account, not the contact's SystemModstamp.
+        Field("Account_Industry__c", "string", formula="Account.Industry"),
     ),
     "Lead": AUDIT
     + DELETABLE
@@ -90,12 +117,15 @@ OBJECTS: Mapping[str, tuple[Field, ...]] = {
         Field("Name", "string", nillable=False),
         Field("AccountId", "reference"),
         Field("StageName", "picklist", nillable=False),
-        Field("Amount", "currency"),
-        Field("Probability", "percent"),
+        Field("Amount", "currency", precision=18, scale=2),
+        Field("Unit_Price__c", "currency", precision=16, scale=4),
+        Field("Probability", "percent", precision=3, scale=0),
         Field("CloseDate", "date", nillable=False),
         Field("IsClosed", "boolean", nillable=False),
         Field("IsWon", "boolean", nillable=False),
         Field("OwnerId", "reference"),
+        # Changes every day without any record changing.
+        Field("Days_Open__c", "double", formula="TODAY() - DATEVALUE(CreatedDate)"),
     ),
     # Users are deactivated, never deleted: no IsDeleted field, as in Salesforce.
     "User": AUDIT
@@ -110,7 +140,16 @@ OBJECTS: Mapping[str, tuple[Field, ...]] = {
     ),
 }
 
+OBJECTS = {
+    **OBJECTS,
+    WIDE_OBJECT: AUDIT
+    + DELETABLE
+    + (Field("Name", "string", nillable=False),)
+    + tuple(Field(n, t, precision=p, scale=s) for n, t, p, s in wide_field_specs()),
+}
+
 KEY_PREFIXES: Mapping[str, str] = {
+    WIDE_OBJECT: "a0W",
     "Account": "001",
     "Contact": "003",
     "Lead": "00Q",

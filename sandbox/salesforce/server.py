@@ -8,17 +8,20 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
 from sandbox.background import BackgroundServer
-from sandbox.oauth.grants import TokenGrants
+from sandbox.oauth.grants import JwtRules, TokenGrants
 from sandbox.oauth.state import SandboxState
 
 from .api import TOKEN_PATH, Answer, Faults, SalesforceApi, encode
 from .bulk import DEFAULT_POLLS, BulkJobs
 from .data import Seeder
 from .keys import KeyPair, generate_key_pair
+from .locators import CURRENT_POLICY, LocatorPolicy, Locators
+from .recycle_bin import RecycleBin
 from .store import Store
 
 logger = logging.getLogger("sluice.sandbox.salesforce")
@@ -28,6 +31,22 @@ CONSUMER_SECRET = "sandbox-consumer-secret"
 USERNAME = "integration@sluice-sandbox.example"
 DEFAULT_API_LIMIT = 100_000
 DEFAULT_PAGE_SIZE = 2000
+LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+"""``aud`` of a JWT bearer assertion: "The authorization server's URL: https://login.
+salesforce.com, https://test.salesforce.com, or https://site.force.com/customers if
+implementing for an Experience Cloud site" (https://help.salesforce.com/s/articleView?
+id=sf.remoteaccess_oauth_jwt_flow.htm), never the instance URL. The sandbox's own login
+URL stands in for them too."""
+JWT_MAX_LIFETIME_S = 180
+"""``exp``: "the expiration time of the assertion within 3 minutes" (same page)."""
+JWT_DESCRIPTIONS = {
+    # Salesforce's wording (https://www.useparagon.com/integration-error-solutions/
+    # salesforce-invalid-grant-audience-is-invalid; https://salesforce.stackexchange.com/
+    # questions/184363): an unknown or unapproved user gets the same answer. The wording
+    # for expired assertions is not documented: the OAuth sandbox's is kept.
+    "audience": "audience is invalid",
+    "subject": "user hasn't approved this consumer",
+}
 
 
 class _Server(ThreadingHTTPServer):
@@ -96,6 +115,11 @@ class SalesforceSandbox(BackgroundServer):
         port: int = 0,
         key_pair: Optional[KeyPair] = None,
         bulk_polls: int = DEFAULT_POLLS,
+        locator_policy: LocatorPolicy = CURRENT_POLICY,
+        recycle_bin_capacity: Optional[int] = None,
+        hard_delete_objects: frozenset[str] = frozenset(),
+        rotate_refresh_tokens: bool = False,
+        instance_host: Optional[str] = None,
     ) -> None:
         """Seeds the org (the server starts with ``start``).
 
@@ -109,21 +133,40 @@ class SalesforceSandbox(BackgroundServer):
             port: Port (0: any free port).
             key_pair: The connected app's RSA keys; generated when omitted.
             bulk_polls: Status requests a Bulk API job stays ``InProgress``.
+            locator_policy: When query locators die (``locators.LEGACY_POLICY``: 15
+                minutes idle, 10 open per user).
+            recycle_bin_capacity: Records the recycle bin holds before the oldest go.
+            hard_delete_objects: Objects whose deletes skip the recycle bin.
+            rotate_refresh_tokens: Each refresh answers a new refresh token and
+                invalidates the one used (the connected app's "Enable Refresh Token
+                Rotation", https://help.salesforce.com/s/articleView?id=sf.
+                remoteaccess_oauth_refresh_token_rotation.htm); off by default, as in
+                Salesforce.
+            instance_host: Host of the ``instance_url`` tokens name (the login URL's
+                host when None), so a test can tell login and instance URLs apart.
         """
         self.seed = seed
         self.host = host
         self._port = port
         self.keys = key_pair or generate_key_pair()
-        self.store = Store(now)
+        self.store = Store(
+            now, RecycleBin(capacity=recycle_bin_capacity), hard_deleted=hard_delete_objects
+        )
         Seeder(self.store, random.Random(f"{seed}:data"), now()).seed(volume)
         self.oauth = SandboxState(
             {CONSUMER_KEY: CONSUMER_SECRET},
             access_token_ttl=12 * 3600,
-            rotate_refresh_tokens=False,  # Salesforce keeps refresh tokens by default
+            rotate_refresh_tokens=rotate_refresh_tokens,
             clock=now,
             rng=random.Random(f"{seed}:tokens"),
         )
-        self._grants = TokenGrants(self.oauth, {CONSUMER_KEY: self.keys.public_pem}, "")
+        self.instance_host = instance_host
+        self._grants = TokenGrants(
+            self.oauth,
+            {CONSUMER_KEY: self.keys.public_pem},
+            LOGIN_AUDIENCES,
+            JwtRules(JWT_MAX_LIFETIME_S, self._known_user, JWT_DESCRIPTIONS),
+        )
         self.api = SalesforceApi(
             self.store,
             self.oauth,
@@ -131,6 +174,7 @@ class SalesforceSandbox(BackgroundServer):
             page_size=page_size,
             api_limit=api_limit,
             bulk=BulkJobs(self.store, bulk_polls),
+            locators=Locators(now, locator_policy),
         )
 
     def start(self) -> SalesforceSandbox:
@@ -138,8 +182,8 @@ class SalesforceSandbox(BackgroundServer):
         if self._server is not None:
             return self
         self._server = _Server(self.host, self._port, self.api)
-        self.api.instance_url = self.base_url
-        self._grants.jwt_audience = self.base_url
+        self.api.instance_url = self.instance_url
+        self._grants.jwt_audience = (self.base_url, *LOGIN_AUDIENCES)
         self._serve(self._server, poll_interval=0.05)
         logger.info("Salesforce sandbox listening on %s", self.base_url)
         return self
@@ -147,6 +191,19 @@ class SalesforceSandbox(BackgroundServer):
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "stopped"
         return f"SalesforceSandbox(seed={self.seed}, {where})"
+
+    @property
+    def instance_url(self) -> str:
+        """Where the REST API is called (the ``instance_url`` of every token)."""
+        if self.instance_host is None:
+            return self.base_url
+        return f"http://{self.instance_host}:{urlsplit(self.base_url).port}"
+
+    def _known_user(self, username: str) -> bool:
+        """Whether ``sub`` names the integration user or a seeded user."""
+        return username == USERNAME or any(
+            u.get("Username") == username for u in self.store.live("User")
+        )
 
     @property
     def token_url(self) -> str:

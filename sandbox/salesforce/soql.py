@@ -1,8 +1,8 @@
 """The subset of SOQL the sandbox understands.
 
 ``SELECT f1, f2 | COUNT() FROM Object [WHERE a op v [AND ...]] [ORDER BY f [ASC|DESC], ...]
-[LIMIT n]`` with ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``; values are ``true``,
-``false``, ``null``, numbers, quoted strings and datetime literals
+[LIMIT n]`` with ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` and ``f IN (v, ...)``; values
+are ``true``, ``false``, ``null``, numbers, quoted strings and datetime literals
 (``2024-01-01T00:00:00Z``). Anything else is a ``MALFORMED_QUERY``.
 """
 
@@ -24,10 +24,12 @@ _QUERY = re.compile(
     r"(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+_IN = re.compile(r"^\s*(?P<field>\w+)\s+IN\s*\((?P<values>.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 _CONDITION = re.compile(r"^\s*(?P<field>\w+)\s*(?P<op>!=|<=|>=|=|<|>)\s*(?P<value>.+?)\s*$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
+    "IN": lambda actual, values: actual in values,
     "!=": operator.ne,
     "<": operator.lt,
     "<=": operator.le,
@@ -79,7 +81,26 @@ class Query:
             rows.sort(key=field_key(name), reverse=descending)
         if self.limit is not None:
             rows = rows[: self.limit]
-        return [{name: row.get(name) for name in self.fields} for row in rows]
+        return [
+            {name: selected(self.object_name, row, name) for name in self.fields} for row in rows
+        ]
+
+
+ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude")
+"""Components of a compound address (``BillingAddress`` -> ``BillingCity``...), each
+under its lower-camel name in the compound value (Address Compound Fields,
+https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/compound_fields_address.htm)."""
+
+
+ADDRESSES = {o: frozenset(f.name for f in fs if f.type == "address") for o, fs in OBJECTS.items()}
+
+
+def selected(object_name: str, row: dict[str, Any], name: str) -> Any:
+    """A field's value in a result row; a compound address is built from its parts."""
+    if name not in ADDRESSES[object_name]:
+        return row.get(name)
+    prefix = name.removesuffix("Address")
+    return {p[0].lower() + p[1:]: row.get(prefix + p) for p in ADDRESS_PARTS}
 
 
 def comparable(value: Any) -> Any:
@@ -153,6 +174,10 @@ def _split_and(where: Optional[str]) -> list[str]:
 
 
 def _condition(text: str) -> Condition:
+    listed = _IN.match(text)
+    if listed is not None:  # ``Id IN ('a', 'b')``: quoted values only
+        values = tuple(parse_value(v.strip()) for v in listed.group("values").split(","))
+        return Condition(listed.group("field"), "IN", values)
     match = _CONDITION.match(text)
     if match is None:
         raise SoqlError("MALFORMED_QUERY", f"unexpected condition: '{text.strip()}'")

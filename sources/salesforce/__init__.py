@@ -4,6 +4,9 @@ Columns are typed from each object's describe. The first run queries every recor
 later runs query what changed since the saved ``SystemModstamp`` (less a lookback)
 and, for objects with a recycle bin, read deletions with ``queryAll``
 (``IsDeleted = true``): a deleted record keeps its row with ``deleted = true``.
+Deletes purged from the recycle bin are found through the delete log and full re-lists
+of ids (``deletes.py``); formula fields are re-read periodically (``formulas.py``); a
+query whose locator dies is re-issued from the last loaded record (``locators.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from sources.kit.monitor import SyncMonitor
 from sources.kit.settings import ListSetting, str_list
 
 from .client import SalesforceClient, make_client
+from .deletes import RECONCILED_AT, deletes_since
+from .formulas import REFRESHED_AT, check_mode, formula_refresh, loaded_spec
 from .helpers import (
     PRIMARY_KEY,
     ObjectSpec,
     RunContext,
-    build_soql,
     changed_pages,
     column_hints,
     is_new,
@@ -37,7 +41,14 @@ from .helpers import (
     select_objects,
     shape_row,
 )
-from .settings import DEFAULT_BULK_THRESHOLD, DEFAULT_OBJECTS, LOOKBACK_S
+from .settings import (
+    DEFAULT_BULK_THRESHOLD,
+    DEFAULT_FORMULA_FIELDS,
+    DEFAULT_FORMULA_REFRESH_HOURS,
+    DEFAULT_OBJECTS,
+    DEFAULT_RECONCILE_HOURS,
+    LOOKBACK_S,
+)
 
 logger = logging.getLogger("sluice.salesforce")
 
@@ -49,6 +60,9 @@ def salesforce_source(
     objects: ListSetting = None,
     lookback_s: int = LOOKBACK_S,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    formula_fields: str = DEFAULT_FORMULA_FIELDS,
+    formula_refresh_interval_hours: float = DEFAULT_FORMULA_REFRESH_HOURS,
+    reconcile_interval_hours: float = DEFAULT_RECONCILE_HOURS,
     client: Optional[SalesforceClient] = None,
     run_id: Optional[str] = None,
     monitor: Optional[SyncMonitor] = None,
@@ -65,6 +79,13 @@ def salesforce_source(
         bulk_threshold: Above this many matching records an object is read with a
             Bulk API 2.0 query job instead of REST pages (0: never; one ``COUNT()``
             request per object decides).
+        formula_fields: ``refresh`` (re-read formula fields every
+            ``formula_refresh_interval_hours``), ``exclude`` (leave them out) or
+            ``incremental`` (values as of each record's last change).
+        formula_refresh_interval_hours: Hours between two formula re-reads (0: every run).
+        reconcile_interval_hours: Hours between two full re-lists of ids that mark
+            deletes no API reported (0: every run; negative: only when the delete log
+            says deletes were lost).
         client: A prebuilt client (the pipeline passes one for its request figures).
         run_id: Identifier of this run, written with dead letters and the ledger.
         monitor: Run ledger counters the resources report to.
@@ -75,10 +96,20 @@ def salesforce_source(
     names = select_objects(str_list(objects, "sources.salesforce.objects"))
     client = client or make_client()
     run_id = run_id or uuid.uuid4().hex
+    mode = check_mode(formula_fields)
     run = RunContext(
-        client, run_id, monitor or SyncMonitor("salesforce", run_id), lookback_s, bulk_threshold
+        client,
+        run_id,
+        monitor or SyncMonitor("salesforce", run_id),
+        lookback_s,
+        bulk_threshold,
+        formula_fields=mode,
+        formula_refresh_hours=formula_refresh_interval_hours,
+        reconcile_hours=reconcile_interval_hours,
     )
-    specs = [object_spec(client.describe(name, label=name.lower())) for name in names]
+    specs = [
+        loaded_spec(object_spec(client.describe(name, label=name.lower())), mode) for name in names
+    ]
     run.monitor.expect(spec.resource for spec in specs)
     return [make_resource(spec, run) for spec in specs]
 
@@ -102,18 +133,22 @@ def object_records(spec: ObjectSpec, run: RunContext) -> Iterator[Any]:
     cursor: Optional[str] = state.get("modstamp_cursor")
     run.monitor.cursor(spec.resource, before=cursor)
     since = query_start(cursor, run.lookback_s)
+    started = run.now().isoformat()
+    emitted: set[str] = set()
     for page in changed_pages(spec, run, since):
         rows = [shape_row(record, deleted=False) for record in page]
+        emitted.update(str(r.get(PRIMARY_KEY)) for r in rows)
         updated = sum(1 for r in rows if since is not None and not is_new(r, since))
         yield from emit_page(guard, rows, run.monitor, spec.resource, updated=updated)
         cursor = newest_cursor(cursor, rows)
-    if since is not None and spec.deletable:
-        soql = build_soql(spec, since, deleted_only=True)
-        for page in run.client.query(soql, label=spec.resource, include_deleted=True):
-            rows = [shape_row(record, deleted=True) for record in page]
-            logger.info("salesforce %s: %d deleted record(s)", spec.resource, len(rows))
+    if since is None:  # a full load: nothing deleted is loaded, formulas are fresh
+        state[RECONCILED_AT] = state[REFRESHED_AT] = started
+    else:
+        for rows in deletes_since(spec, run, state, since, emitted):
             yield from emit_page(guard, rows, run.monitor, spec.resource, deleted=len(rows))
             cursor = newest_cursor(cursor, rows)
+        for rows in formula_refresh(spec, run, state, emitted):
+            yield from emit_page(guard, rows, run.monitor, spec.resource, updated=len(rows))
     if cursor is not None:
         state["modstamp_cursor"] = cursor
     run.monitor.cursor(spec.resource, after=cursor)

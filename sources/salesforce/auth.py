@@ -13,6 +13,7 @@ import logging
 import threading
 from pathlib import Path
 from typing import Any, Optional, Union
+from urllib.parse import urlparse
 
 import requests
 from dlt.common.configuration import configspec
@@ -37,6 +38,13 @@ LABEL = ProviderLabel("Salesforce", "sources.salesforce.credentials")
 DEFAULT_TOKEN_STORE = "~/.sluice/tokens"  # noqa: S105 - a directory, not a secret
 
 SalesforceAuth = Union[OAuth2JwtBearer, OAuth2RefreshToken]
+
+JWT_LIFETIME_S = 180
+"""``exp`` of an assertion: "the expiration time of the assertion within 3 minutes"
+(https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm)."""
+INSTANCE_HOST_SUFFIX = ".my.salesforce.com"
+"""My Domain instance hosts: never an ``aud`` (the same page names login.salesforce.com,
+test.salesforce.com or an Experience Cloud site)."""
 
 
 @configspec
@@ -134,6 +142,7 @@ def build_auth(
     """
     if credentials.flow() == "jwt":
         require(credentials, "issuer", "subject")
+        check_audience(credentials.audience)
         return OAuth2JwtBearer(
             credentials.token_url,
             issuer=str(credentials.issuer),
@@ -141,6 +150,7 @@ def build_auth(
             audience=credentials.audience,
             private_key_pem=str(credentials.private_key),
             key_id=credentials.key_id,
+            lifetime_s=JWT_LIFETIME_S,
             session=recorder.session,
             retry=retry,
             label=LABEL,
@@ -161,6 +171,22 @@ def build_auth(
         retry=retry,
         label=LABEL,
     )
+
+
+def check_audience(audience: str) -> None:
+    """Refuses an instance (My Domain) URL as ``aud``, which Salesforce answers with
+    ``invalid_grant: audience is invalid``.
+
+    Raises:
+        ConfigurationError: The audience is an instance URL.
+    """
+    host = (urlparse(audience).hostname or "").lower()
+    if host.endswith(INSTANCE_HOST_SUFFIX):
+        raise ConfigurationError(
+            f"Salesforce JWT audience {audience} is an instance URL: set "
+            f"{LABEL.setting('audience')} to https://login.salesforce.com (production) or "
+            "https://test.salesforce.com (sandbox orgs)"
+        )
 
 
 def require(credentials: SalesforceCredentials, *names: str) -> None:

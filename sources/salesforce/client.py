@@ -40,6 +40,7 @@ from sources.kit.retry import RetryDecider, RetryPolicy
 
 from .auth import InstanceUrlRecorder, SalesforceCredentials, build_auth
 from .budget import BudgetGuard
+from .codes import raise_for_code
 from .settings import (
     DAILY_LIMIT_MESSAGE,
     DEFAULT_MAX_API_USAGE_SHARE,
@@ -48,6 +49,7 @@ from .settings import (
     REQUEST_LIMIT_EXCEEDED,
     data_path,
 )
+from .wide import split_pages, too_long
 
 logger = logging.getLogger("sluice.salesforce")
 
@@ -163,6 +165,7 @@ def raise_for_salesforce(response: Response, *args: Any, **kwargs: Any) -> None:
             "sources.salesforce.credentials",
             response=response,
         )
+    raise_for_code(response)  # codes the connector recovers from (codes.py)
     raise error_from_response(response, global_redactor())
 
 
@@ -220,6 +223,19 @@ class SalesforceClient:
             )
         return body
 
+    def get_json(self, path: str, params: dict[str, str], *, label: str) -> Any:
+        """``GET <data path>/<path>`` with ``params``; the JSON body.
+
+        Raises:
+            ReplicationDateInvalid: ``/deleted/`` or ``/updated/`` refused the window.
+        """
+        response = self.rest_client(label).get(
+            f"{data_path()}/{path}",
+            params=params,
+            hooks={"response": [raise_for_salesforce, self.budget]},
+        )
+        return response.json()
+
     def count(self, soql: str, *, label: str) -> int:
         """Runs a ``SELECT COUNT() ...`` query and returns its ``totalSize``."""
         response = self.rest_client(label).get(
@@ -239,8 +255,19 @@ class SalesforceClient:
             include_deleted: Use ``queryAll`` (recycle bin included).
 
         Yields:
-            Each page's ``records``.
+            Each page's ``records`` (every field, also when the field list is split
+            because one URL cannot hold it: wide.py).
         """
+        endpoint = "queryAll" if include_deleted else "query"
+        base = len(f"{self.instance_url}{data_path()}/{endpoint}?q=")
+        if too_long(soql, base):
+            yield from split_pages(
+                soql, base, lambda part: self._pages(part, label, include_deleted)
+            )
+            return
+        yield from self._pages(soql, label, include_deleted)
+
+    def _pages(self, soql: str, label: str, include_deleted: bool) -> Iterator[Page]:
         endpoint = "queryAll" if include_deleted else "query"
         pages = self.rest_client(label).paginate(
             f"{data_path()}/{endpoint}",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -14,18 +14,30 @@ from dlt.common.schema.typing import TColumnSchema
 from sources.kit.deadletters import RecordGuard
 from sources.kit.errors import ConfigurationError
 from sources.kit.monitor import SyncMonitor
-from sources.kit.validation import RecordValidator
 
-from .bulk import BulkQuery
+from .bulk import BulkJobEnded, BulkQuery
 from .client import SalesforceClient
+from .locators import resumable_pages
 from .settings import COMPOUND_TYPES, CURSOR_FIELD, DEFAULT_OBJECTS, DELETED_FLAG, TYPE_MAP
+from .types import (
+    FALLBACK_DIGITS,
+    DecimalFitValidator,
+    Digits,
+    decimal_column,
+    digits_of,
+    to_decimal,
+)
 
 logger = logging.getLogger("sluice.salesforce")
 
 SOURCE_NAME = "salesforce"
 PRIMARY_KEY = "Id"
 DELETED_COLUMN = "deleted"
-"""Set on every row: true once the record was seen in the recycle bin (``queryAll``)."""
+"""Set on every row: true once the record was seen deleted (recycle bin, delete log, or
+missing from a full re-list)."""
+DELETED_AT_COLUMN = "deleted_at"
+"""When the record was deleted (its ``SystemModstamp`` or ``deletedDate``), or when a
+re-list found it gone; null while live."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +49,17 @@ class ObjectSpec:
         fields: Queryable fields, in describe order.
         types: Salesforce type per field.
         nillable: Fields that may be null.
+        formulas: Formula fields (describe ``calculated: true``): their values change
+            without ``SystemModstamp`` moving.
+        decimals: ``(precision, scale)`` of each decimal field, from describe (types.py).
     """
 
     name: str
     fields: tuple[str, ...]
     types: Mapping[str, str]
     nillable: frozenset[str]
+    formulas: frozenset[str] = field(default_factory=frozenset)
+    decimals: Mapping[str, Digits] = field(default_factory=dict)
 
     @property
     def resource(self) -> str:
@@ -65,6 +82,8 @@ def object_spec(describe: Mapping[str, Any]) -> ObjectSpec:
     fields: list[str] = []
     types: dict[str, str] = {}
     nillable: set[str] = set()
+    formulas: set[str] = set()
+    decimals: dict[str, Digits] = {}
     for entry in describe.get("fields") or []:
         field_type = str(entry.get("type"))
         if field_type in COMPOUND_TYPES:
@@ -73,13 +92,32 @@ def object_spec(describe: Mapping[str, Any]) -> ObjectSpec:
         types[str(entry["name"])] = field_type
         if entry.get("nillable", True):
             nillable.add(str(entry["name"]))
+        if entry.get("calculated") is True:
+            formulas.add(str(entry["name"]))
+        if TYPE_MAP.get(field_type) == "decimal":
+            decimals[str(entry["name"])] = digits_of(entry)
     for required in (PRIMARY_KEY, CURSOR_FIELD):
         if required not in types:
             raise ConfigurationError(
                 f"Salesforce object {name} has no {required} field: it cannot be synced "
                 "incrementally; remove it from sources.salesforce.objects"
             )
-    return ObjectSpec(name, tuple(fields), types, frozenset(nillable))
+    return ObjectSpec(
+        name, tuple(fields), types, frozenset(nillable), frozenset(formulas), decimals
+    )
+
+
+def without_formulas(spec: ObjectSpec) -> ObjectSpec:
+    """The object with its formula fields left out (``formula_fields = "exclude"``)."""
+    kept = tuple(f for f in spec.fields if f not in spec.formulas)
+    return replace(
+        spec,
+        fields=kept,
+        types={f: spec.types[f] for f in kept},
+        nillable=spec.nillable & frozenset(kept),
+        formulas=frozenset(),
+        decimals={f: d for f, d in spec.decimals.items() if f in kept},
+    )
 
 
 def column_hints(spec: ObjectSpec) -> dict[str, TColumnSchema]:
@@ -89,10 +127,12 @@ def column_hints(spec: ObjectSpec) -> dict[str, TColumnSchema]:
         data_type = TYPE_MAP.get(spec.types[name], "text")
         column: dict[str, Any] = {"data_type": data_type, "nullable": name in spec.nillable}
         if data_type == "decimal":
-            column.update(precision=18, scale=2)
+            column = dict(decimal_column(spec.decimals.get(name, FALLBACK_DIGITS), nullable=True))
+            column["nullable"] = name in spec.nillable
         columns[name] = column  # type: ignore[assignment]
     columns[PRIMARY_KEY] = {"data_type": "text", "nullable": False}
     columns[DELETED_COLUMN] = {"data_type": "bool", "nullable": False}
+    columns[DELETED_AT_COLUMN] = {"data_type": "timestamp", "nullable": True}
     return columns
 
 
@@ -109,13 +149,22 @@ def parse_sf_datetime(value: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def build_soql(spec: ObjectSpec, since: Optional[datetime], deleted_only: bool = False) -> str:
+def build_soql(
+    spec: ObjectSpec,
+    since: Optional[datetime],
+    deleted_only: bool = False,
+    fields: Optional[Sequence[str]] = None,
+    ordered: bool = True,
+) -> str:
     """The query for one object: every field, oldest change first.
 
     Args:
         spec: The object.
         since: Only records whose ``SystemModstamp`` is at or after this time.
         deleted_only: Only recycle-bin records (``IsDeleted = true``, with ``queryAll``).
+        fields: Only these fields (every described field when None).
+        ordered: ``ORDER BY SystemModstamp, Id`` (REST pages resume on it); False for
+            Bulk API jobs, where ORDER BY disables PK chunking (bulk.py).
 
     Returns:
         The SOQL text.
@@ -126,10 +175,8 @@ def build_soql(spec: ObjectSpec, since: Optional[datetime], deleted_only: bool =
     if since is not None:
         conditions.append(f"{CURSOR_FIELD} >= {soql_datetime(since)}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return (
-        f"SELECT {', '.join(spec.fields)} FROM {spec.name}{where} "  # noqa: S608 - names from describe, not input
-        f"ORDER BY {CURSOR_FIELD} ASC, {PRIMARY_KEY} ASC"
-    )
+    order = f" ORDER BY {CURSOR_FIELD} ASC, {PRIMARY_KEY} ASC" if ordered else ""
+    return f"SELECT {', '.join(fields or spec.fields)} FROM {spec.name}{where}{order}"  # noqa: S608 - names from describe, not input
 
 
 def build_count_soql(spec: ObjectSpec, since: Optional[datetime]) -> str:
@@ -150,7 +197,9 @@ def typed_csv_row(row: Mapping[str, str], spec: ObjectSpec) -> dict[str, Any]:
             typed[name] = text.lower() == "true"
         elif data_type == "bigint":
             typed[name] = int(float(text)) if text.lstrip("-").replace(".", "").isdigit() else text
-        elif data_type in ("double", "decimal"):
+        elif data_type == "decimal":
+            typed[name] = to_decimal(text)  # exact: no float between CSV and the column
+        elif data_type == "double":
             typed[name] = to_number(text)
         else:
             typed[name] = text
@@ -173,9 +222,13 @@ def query_start(cursor: Optional[str], lookback_s: int) -> Optional[datetime]:
 
 
 def shape_row(record: Mapping[str, Any], deleted: bool) -> dict[str, Any]:
-    """A query record as the row to load: no ``attributes``, ``deleted`` set."""
+    """A query record as the row to load: no ``attributes``, ``deleted`` and ``deleted_at`` set."""
     row = {k: v for k, v in record.items() if k != "attributes"}
     row[DELETED_COLUMN] = bool(deleted or row.get(DELETED_FLAG))
+    # Salesforce stamps a deletion on SystemModstamp (getDeleted's deletedDate "is obtained
+    # using the SystemModstamp", https://developer.salesforce.com/docs/atlas.en-us.api.meta/
+    # object_ref/sforce_api_calls_getdeleted_getdeletedresult.htm).
+    row[DELETED_AT_COLUMN] = row.get(CURSOR_FIELD) if row[DELETED_COLUMN] else None
     return row
 
 
@@ -214,7 +267,8 @@ def select_objects(names: Optional[Sequence[str]]) -> list[str]:
 
 def make_guard(spec: ObjectSpec, run_id: str) -> RecordGuard:
     """Routes records that cannot be loaded as described to ``_dead_letters``."""
-    validator = RecordValidator(
+    validator = DecimalFitValidator(
+        decimals=spec.decimals,
         primary_key=(PRIMARY_KEY,),
         columns=column_hints(spec),
         schema_getter=dlt.current.source_schema,
@@ -244,6 +298,10 @@ class RunContext:
         lookback_s: Seconds incremental queries re-read before the cursor.
         bulk_threshold: Read with Bulk API 2.0 above this many matching records
             (0: never).
+        formula_fields: ``refresh``, ``exclude`` or ``incremental`` (``formulas.py``).
+        formula_refresh_hours: Hours between two re-reads of the formula fields.
+        reconcile_hours: Hours between two full re-lists of ids (``deletes.py``).
+        now: The wall clock (injected in tests).
     """
 
     client: SalesforceClient
@@ -251,6 +309,10 @@ class RunContext:
     monitor: SyncMonitor
     lookback_s: int
     bulk_threshold: int = 0
+    formula_fields: str = "refresh"
+    formula_refresh_hours: float = 24.0
+    reconcile_hours: float = 168.0
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
 
 def is_new(row: Mapping[str, Any], since: datetime) -> bool:
@@ -260,10 +322,16 @@ def is_new(row: Mapping[str, Any], since: datetime) -> bool:
 
 
 def changed_pages(
-    spec: ObjectSpec, run: RunContext, since: Optional[datetime]
+    spec: ObjectSpec,
+    run: RunContext,
+    since: Optional[datetime],
+    fields: Optional[Sequence[str]] = None,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Live records changed since ``since``: REST pages, or a Bulk API job when many."""
-    soql = build_soql(spec, since)
+    """Live records changed since ``since``: REST pages, or a Bulk API job when many.
+
+    ``fields`` narrows the columns read (re-lists of ids, formula refreshes); every
+    described field when None.
+    """
     if run.bulk_threshold > 0:
         matching = run.client.count(build_count_soql(spec, since), label=spec.resource)
         if matching > run.bulk_threshold:
@@ -274,7 +342,17 @@ def changed_pages(
                 run.bulk_threshold,
             )
             bulk = BulkQuery(run.client, sleep=run.client.sleep)
-            for chunk in bulk.pages(soql, label=spec.resource):
-                yield [typed_csv_row(row, spec) for row in chunk]
-            return
-    yield from run.client.query(soql, label=spec.resource)
+            try:  # unordered: merge on Id, and the cursor is the newest stamp seen
+                soql = build_soql(spec, since, fields=fields, ordered=False)
+                for chunk in bulk.pages(soql, label=spec.resource):
+                    yield [typed_csv_row(row, spec) for row in chunk]
+                return
+            except BulkJobEnded as exc:  # raised before any chunk: REST reads the same
+                logger.warning("%s; reading %s with REST query pages instead", exc, spec.resource)
+    yield from resumable_pages(
+        run.client,
+        lambda start: build_soql(spec, start, fields=fields),
+        since,
+        label=spec.resource,
+        parse=parse_sf_datetime,
+    )

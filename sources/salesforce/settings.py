@@ -89,3 +89,12 @@ BULK_MAX_WAIT_S = 3600.0
 
 BULK_MAX_RECORDS = 50_000
 """Records per CSV results request (``maxRecords``)."""
+
+DEFAULT_FORMULA_FIELDS = "refresh"
+"""Formula fields are re-read periodically (``exclude``, ``incremental``: see formulas.py)."""
+
+DEFAULT_FORMULA_REFRESH_HOURS = 24.0
+"""Hours between two re-reads of the formula fields of every record."""
+
+DEFAULT_RECONCILE_HOURS = 168.0
+"""Hours between two full re-lists of ids that mark deletes no API reported."""

@@ -111,7 +111,10 @@ def test_second_run_merges_updates_and_deletes_with_few_requests(
     # one COUNT() (bulk or not) and one page of changes per object
     assert salesforce_sandbox.api.requests["query"] - first_queries == 2 * len(OBJECTS)
     run = last_run(ledger_rows())
-    assert run["account"]["records_deleted"] == 1 and run["contact"]["records_deleted"] == 1
+    cascaded = [i for i in applied.cascaded if i.startswith("003")]  # the account's contacts
+    assert cascaded and all(rows_by_id(duckdb_path, "contact")[i] == (True,) for i in cascaded)
+    assert run["account"]["records_deleted"] == 1
+    assert run["contact"]["records_deleted"] == 1 + len(cascaded)
     assert run["account"]["records_updated"] >= len(renamed)
 
 
@@ -223,7 +226,7 @@ def test_sandbox_flag_loads_then_merges_the_sandbox_changes(
         "(SELECT COUNT(*) FROM salesforce.contact WHERE deleted), "
         "(SELECT COUNT(*) FROM salesforce.account WHERE name LIKE '%(renamed)')",
     )[0]
-    assert deleted == (1, 1, 2)
+    assert deleted == (1, 3, 2)  # the deleted account's two contacts went with it
     assert query(duckdb_path, "SELECT COUNT(*) FROM salesforce.account")[0][0] == 8
 
 
