@@ -176,9 +176,7 @@ def webhook_secrets() -> list[str]:
         UserFacingError: No secret is configured.
     """
     secrets = as_secret_list(dlt.secrets.get(SECRET_SETTING))
-    secrets += as_secret_list(
-        dlt.secrets.get(PREVIOUS_SECRET_SETTING), PREVIOUS_SECRET_SETTING
-    )
+    secrets += as_secret_list(dlt.secrets.get(PREVIOUS_SECRET_SETTING), PREVIOUS_SECRET_SETTING)
     if not secrets:
         raise UserFacingError(
             f"Stripe webhook signing secret missing: set {SECRET_SETTING} in .dlt/secrets.toml "
