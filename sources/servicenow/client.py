@@ -66,6 +66,7 @@ def build_session(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rng: Optional[random.Random] = None,
+    wall_clock: Callable[[], float] = time.time,
 ) -> ResilientSession:
     """The one resilient session every table of a run shares.
 
@@ -76,6 +77,8 @@ def build_session(
         clock: Monotonic clock (injected in tests).
         sleep: Sleep function (injected in tests).
         rng: Jitter randomness (injected in tests).
+        wall_clock: Epoch seconds, for ``X-RateLimit-Reset`` and ``Retry-After`` dates
+            (injected in tests, with the instance's clock).
 
     Returns:
         The root session.
@@ -87,14 +90,17 @@ def build_session(
         integration="servicenow",
         settings=settings,
         rate_limiter=RateLimiter(
-            default=RateLimit(per_second=rate_limit), clock=clock, sleep=sleep
+            default=RateLimit(per_second=rate_limit),
+            clock=clock,
+            sleep=sleep,
+            wall_clock=wall_clock,
         ),
         breakers=CircuitRegistry(
             failure_threshold=settings.breaker_failure_threshold,
             recovery_timeout=settings.breaker_recovery_timeout,
             clock=clock,
         ),
-        retry_policy=RetryPolicy.from_settings(settings, rng),
+        retry_policy=RetryPolicy.from_settings(settings, rng, wall_clock=wall_clock),
         redactor=global_redactor(),
         clock=clock,
         sleep=sleep,

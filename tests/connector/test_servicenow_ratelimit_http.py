@@ -57,6 +57,7 @@ def client_for(
         clock=fake.clock,
         sleep=fake.sleep,
         rng=random.Random(1),
+        wall_clock=sandbox.clock,  # the instance's time: Reset is an epoch on its clock
     )
     auth = make_auth(
         base_url=sandbox.base_url,
