@@ -7,36 +7,17 @@ step copies every mapped record to a local spool; after the raw load succeeded,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-import dlt
 import pendulum
-from dlt.common.configuration.inject import with_config
 
-from sources.kit.destinations import loader_options
-from sources.kit.mapping import (
-    CanonicalOutcome,
-    MappingSpec,
-    MatchRule,
-    RecordSpool,
-    load_mappings,
-    run_canonical,
-)
-from sources.kit.mapping.crosswalk import DEFAULT_PUBLIC_DOMAINS
-from sources.kit.mapping.crosswalk import match_rules as build_match_rules
-from sources.kit.mapping.transforms import (
-    TransformContext,
-    TransformError,
-    is_registered,
-    register_transform,
-    utc_now,
-)
-from sources.kit.settings import ListSetting, str_list
+from sources.kit.mapping.system import CanonicalSystem
+from sources.kit.mapping.transforms import TransformContext, TransformError
 
 __all__ = [
+    "CANONICAL",
     "MAPPINGS_DIR",
     "run_servicenow_canonical",
     "servicenow_mappings",
@@ -44,8 +25,8 @@ __all__ = [
 ]
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
-DEFAULT_MATCH_RULES = ("email", "external_id")
-SYSTEM = "servicenow"
+"""ServiceNow's mapping files."""
+
 DATETIME_TRANSFORM = "servicenow_datetime"
 
 
@@ -61,57 +42,10 @@ def servicenow_datetime(value: Any, ctx: TransformContext) -> Any:
         raise TransformError("servicenow_datetime expects 'YYYY-MM-DD HH:MM:SS'") from None
 
 
-def register_transforms() -> None:
-    """Registers the ServiceNow transforms the mappings use (once)."""
-    if not is_registered(DATETIME_TRANSFORM):
-        register_transform(DATETIME_TRANSFORM, servicenow_datetime)
+CANONICAL = CanonicalSystem(
+    "servicenow", MAPPINGS_DIR, transforms={DATETIME_TRANSFORM: servicenow_datetime}
+)
 
-
-def servicenow_mappings(directory: Path = MAPPINGS_DIR) -> list[MappingSpec]:
-    """Every ServiceNow mapping (raises ``ConfigurationError`` naming a bad file and field)."""
-    register_transforms()
-    return load_mappings(directory)
-
-
-@with_config(sections=("sources", "servicenow", "canonical"))
-def servicenow_match_rules(
-    match_rules: ListSetting = dlt.config.value,
-    public_domains: ListSetting = dlt.config.value,
-) -> list[MatchRule]:
-    """Crosswalk rules from ``sources.servicenow.canonical.match_rules`` (email, external id).
-
-    Args:
-        match_rules: Rule names in priority order.
-        public_domains: Mail providers the ``email_domain`` rule ignores.
-
-    Returns:
-        The rules.
-    """
-    section = "sources.servicenow.canonical"
-    return build_match_rules(
-        str_list(match_rules, f"{section}.match_rules") or list(DEFAULT_MATCH_RULES),
-        public_domains=str_list(public_domains, f"{section}.public_domains")
-        or DEFAULT_PUBLIC_DOMAINS,
-    )
-
-
-def run_servicenow_canonical(
-    raw_pipeline: dlt.Pipeline,
-    spool: RecordSpool,
-    specs: Sequence[MappingSpec],
-    *,
-    run_id: Optional[str] = None,
-    now: Callable[[], datetime] = utc_now,
-) -> CanonicalOutcome:
-    """Loads the spooled ServiceNow records into the ``canonical`` dataset."""
-    register_transforms()
-    return run_canonical(
-        raw_pipeline,
-        system=SYSTEM,
-        specs=specs,
-        records=spool.records,
-        rules=servicenow_match_rules(),
-        run_id=run_id,
-        now=now,
-        **loader_options(raw_pipeline),
-    )
+servicenow_mappings = CANONICAL.mappings
+servicenow_match_rules = CANONICAL.match_rules
+run_servicenow_canonical = CANONICAL.run
