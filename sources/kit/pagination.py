@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 from dlt.common import jsonpath
 from dlt.sources.helpers.rest_client.paginators import (
+    BasePaginator,
     BaseReferencePaginator,
+    HeaderLinkPaginator,
     JSONLinkPaginator,
     JSONResponseCursorPaginator,
 )
@@ -171,49 +173,63 @@ class StartingAfterPaginator(BaseReferencePaginator):
         )
 
 
-class LoopSafeJSONResponseCursorPaginator(JSONResponseCursorPaginator):
-    """dlt's ``JSONResponseCursorPaginator`` that raises instead of repeating a cursor."""
+class LoopSafe(BasePaginator):
+    """Any of dlt's next-reference paginators (a next URL or a cursor), raising instead of
+    requesting the same page twice: the one loop guard every connector's paging uses.
+
+    Args:
+        inner: The dlt paginator that reads the next reference (``JSONLinkPaginator``,
+            ``JSONResponseCursorPaginator``, ``HeaderLinkPaginator``...).
+    """
+
+    def __init__(self, inner: BaseReferencePaginator) -> None:
+        super().__init__()
+        self.inner = inner
+        self.guard = LoopGuard()
+
+    def init_request(self, request: Request) -> None:
+        """Starts a fresh pagination."""
+        self.inner.init_request(request)
+        self.guard.start(resource_path(request))
+
+    def update_state(self, response: Response, data: Optional[list[Any]] = None) -> None:
+        """Reads the next reference as the inner paginator does, then checks it is new.
+
+        Raises:
+            PaginationLoopError: The next reference repeats.
+        """
+        self.inner.update_state(response, data)
+        self._has_next_page = self.inner.has_next_page
+        if self.has_next_page:
+            self.guard.check(self.inner._next_reference)
+
+    def update_request(self, request: Request) -> None:
+        """Points the request at the next page, as the inner paginator does."""
+        self.inner.update_request(request)
+
+    def __str__(self) -> str:
+        return f"loop-safe {self.inner}"
+
+
+class LoopSafeJSONResponseCursorPaginator(LoopSafe):
+    """dlt's ``JSONResponseCursorPaginator`` in :class:`LoopSafe`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Takes the same arguments as ``JSONResponseCursorPaginator``."""
-        super().__init__(*args, **kwargs)
-        self.guard = LoopGuard()
-
-    def init_request(self, request: Request) -> None:
-        """Starts a fresh pagination."""
-        super().init_request(request)
-        self.guard.start(resource_path(request))
-
-    def update_state(self, response: Response, data: Optional[list[Any]] = None) -> None:
-        """Reads the cursor like dlt does, then checks it was not used before.
-
-        Raises:
-            PaginationLoopError: The cursor repeats.
-        """
-        super().update_state(response, data)
-        if self.has_next_page:
-            self.guard.check(self._next_reference)
+        super().__init__(JSONResponseCursorPaginator(*args, **kwargs))
 
 
-class LoopSafeJSONLinkPaginator(JSONLinkPaginator):
-    """dlt's ``JSONLinkPaginator`` that raises instead of requesting a URL twice."""
+class LoopSafeJSONLinkPaginator(LoopSafe):
+    """dlt's ``JSONLinkPaginator`` in :class:`LoopSafe`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Takes the same arguments as ``JSONLinkPaginator``."""
-        super().__init__(*args, **kwargs)
-        self.guard = LoopGuard()
+        super().__init__(JSONLinkPaginator(*args, **kwargs))
 
-    def init_request(self, request: Request) -> None:
-        """Starts a fresh pagination."""
-        super().init_request(request)
-        self.guard.start(resource_path(request))
 
-    def update_state(self, response: Response, data: Optional[list[Any]] = None) -> None:
-        """Reads the next URL like dlt does, then checks it was not requested before.
+class LoopSafeHeaderLinkPaginator(LoopSafe):
+    """dlt's ``HeaderLinkPaginator`` (``Link: <...>; rel="next"``) in :class:`LoopSafe`."""
 
-        Raises:
-            PaginationLoopError: The next URL repeats.
-        """
-        super().update_state(response, data)
-        if self.has_next_page:
-            self.guard.check(self._next_reference)
+    def __init__(self, links_next_key: str = "next") -> None:
+        """Follows the ``rel`` given (``next``)."""
+        super().__init__(HeaderLinkPaginator(links_next_key=links_next_key))

@@ -4,39 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from dlt.sources.helpers.rest_client.paginators import BasePaginator, HeaderLinkPaginator
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
 from sources.kit.errors import MissingCursorError, PaginationLoopError
-from sources.kit.pagination import LoopGuard, resource_path
+from sources.kit.pagination import LoopSafeHeaderLinkPaginator
 
 from .records import is_glide
 from .settings import CURSOR_FIELD, PRIMARY_KEY
 
-
-class LoopSafeHeaderLinkPaginator(HeaderLinkPaginator):
-    """Follows ``Link: <...>; rel="next"`` and raises instead of requesting a URL twice."""
-
-    def __init__(self) -> None:
-        """Creates the paginator."""
-        super().__init__(links_next_key="next")
-        self.guard = LoopGuard()
-
-    def init_request(self, request: Request) -> None:
-        """Starts a fresh pagination."""
-        super().init_request(request)
-        self.guard.start(resource_path(request))
-
-    def update_state(self, response: Response, data: Optional[list[Any]] = None) -> None:
-        """Reads the next URL from ``Link``, then checks it was not requested before.
-
-        Raises:
-            PaginationLoopError: The next URL repeats.
-        """
-        super().update_state(response, data)
-        if self.has_next_page:
-            self.guard.check(self._next_reference)
-
+__all__ = ["KeysetPaginator", "LoopSafeHeaderLinkPaginator", "keyset_query", "record_key"]
 
 Key = tuple[str, str]
 """``(sys_updated_on, sys_id)`` of the last record a page returned."""
