@@ -24,6 +24,7 @@ from requests import Response
 from requests.auth import AuthBase
 
 from sources.kit.auth import BasicAuth, OAuth2ClientCredentials, ProviderLabel, TokenRetry
+from sources.kit.auth.password_grant import OAuth2PasswordGrant
 from sources.kit.circuit import CircuitRegistry
 from sources.kit.errors import AuthenticationError, ConfigurationError, error_from_response
 from sources.kit.http import HttpSettings, ResilientSession
@@ -33,7 +34,6 @@ from sources.kit.retry import RetryPolicy
 
 from .access import access_denied
 from .paginator import LoopSafeHeaderLinkPaginator
-from .password_grant import OAuth2PasswordGrant
 from .settings import (
     DEFAULT_RATE_LIMIT,
     MAX_WAIT_S,

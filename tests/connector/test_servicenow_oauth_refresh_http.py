@@ -7,7 +7,7 @@ import requests
 
 from sandbox.servicenow import ServiceNowSandbox
 from sources.kit.auth import TokenRetry
-from sources.servicenow.password_grant import OAuth2PasswordGrant
+from sources.kit.auth.password_grant import OAuth2PasswordGrant
 
 
 def grant_for(sandbox: ServiceNowSandbox) -> OAuth2PasswordGrant:

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from sources.kit.auth import BasicAuth, OAuth2ClientCredentials, TokenRetry
+from sources.kit.auth.password_grant import OAuth2PasswordGrant
 from sources.kit.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -33,7 +34,6 @@ from sources.servicenow.helpers import (
     select_tables,
 )
 from sources.servicenow.paginator import LoopSafeHeaderLinkPaginator
-from sources.servicenow.password_grant import OAuth2PasswordGrant
 from sources.servicenow.records import (
     minus_seconds,
     newest,

@@ -11,6 +11,7 @@ from .jwt_bearer import JWT_BEARER_GRANT, OAuth2JwtBearer
 from .messages import OAuthRejection, ProviderLabel
 from .oauth1_base_string import percent_encode, signature_base_string
 from .oauth2 import OAuth2ClientCredentials, OAuth2RefreshToken
+from .password_grant import OAuth2PasswordGrant
 from .static import ApiKeyAuth, BasicAuth, BearerAuth
 from .token_endpoint import TokenEndpoint, TokenRetry
 from .tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
@@ -27,6 +28,7 @@ __all__ = [
     "OAuth1HmacSha256",
     "OAuth2ClientCredentials",
     "OAuth2JwtBearer",
+    "OAuth2PasswordGrant",
     "OAuth2RefreshToken",
     "OAuthRejection",
     "ProviderLabel",

@@ -1,13 +1,13 @@
-"""OAuth 2.0 resource owner password grant, which the kit's auth flows lack.
+"""OAuth 2.0 resource owner password grant (RFC 6749 section 4.3), with refresh tokens.
 
-ServiceNow's ``/oauth_token.do`` issues an access and a refresh token for a user with the
-``password`` grant; later access tokens come from the ``refresh_token`` grant, so the
-password is sent once per run, not at every renewal (ServiceNow docs "OAuth API request
-parameters",
+The token endpoint issues an access and a refresh token for a user with the ``password``
+grant; later access tokens come from the ``refresh_token`` grant, so the password is sent
+once per run, not at every renewal (as ServiceNow's ``/oauth_token.do`` does: docs
+"OAuth API request parameters",
 https://www.servicenow.com/docs/r/platform-security/authentication/r_OAuthAPIRequestParameters.html).
-A refused refresh token (expired, revoked) falls back to the password grant. This reuses
-the kit's cached bearer (renewal before expiry, one retry after a 401) and its token
-endpoint client (retries, redaction, one-line refusals); only the forms differ.
+A refused refresh token (expired, revoked) falls back to the password grant. It uses the
+kit's cached bearer (renewal before expiry, one retry after a 401) and token endpoint
+client (retries, redaction, one-line refusals); only the forms differ.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from typing import Optional
 
 import requests
 
-from sources.kit.auth import CachedBearerAuth, ProviderLabel, Token, TokenEndpoint, TokenRetry
-from sources.kit.auth.messages import OAuthRejection
-from sources.kit.errors import AuthenticationError
-from sources.kit.redact import global_redactor
+from ..errors import AuthenticationError
+from ..redact import global_redactor
+from .cached_bearer import CachedBearerAuth
+from .messages import OAuthRejection, ProviderLabel
+from .token_endpoint import TokenEndpoint, TokenRetry
+from .tokens import Token
 
-logger = logging.getLogger("sluice.servicenow")
+logger = logging.getLogger("sluice.auth")
 
 
 class OAuth2PasswordGrant(CachedBearerAuth):
@@ -93,7 +95,11 @@ class OAuth2PasswordGrant(CachedBearerAuth):
                     )
                 )
             except AuthenticationError as exc:
-                logger.info("servicenow: refresh token refused (%s); using the password grant", exc)
+                logger.info(
+                    "%s: refresh token refused (%s); using the password grant",
+                    self.label.provider,
+                    exc,
+                )
                 self._refresh_token = None
         form = {"grant_type": "password", "username": self.username, "password": self._password}
         return self._keep(self._grant(form))
