@@ -11,6 +11,7 @@ script is the deployable entry point (same source, destination and configuration
 import dlt
 
 from pipelines.common import make_destination
+from sources.kit.destinations import loader_options
 from sources.stripe import stripe_source
 
 
@@ -21,7 +22,7 @@ def load_stripe() -> None:
         destination=make_destination("duckdb", "stripe", "stripe"),
         dataset_name="stripe",
     )
-    load_info = pipeline.run(stripe_source(), loader_file_format="parquet")
+    load_info = pipeline.run(stripe_source(), **loader_options(pipeline))
     load_info.raise_on_failed_jobs()
 
 

@@ -28,7 +28,6 @@ from typing import Any, Optional
 import dlt
 from dlt.common.exceptions import DltException
 from dlt.common.schema.typing import TColumnSchema, TWriteDisposition
-from dlt.common.typing import TLoaderFileFormat
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
@@ -39,6 +38,7 @@ from .deadletters import (
     replay_mapper_for,
     utc_now,
 )
+from .destinations import loader_options
 from .redact import Redactor, global_redactor
 from .validation import RecordValidator, SchemaGetter, parse_json_record
 
@@ -57,8 +57,6 @@ REPLAY_COLUMNS: Mapping[str, TColumnSchema] = {
     "reason": {"data_type": "text", "nullable": True},
 }
 """Columns of :data:`DEAD_LETTER_REPLAYS_TABLE`."""
-
-REPLAY_FILE_FORMAT: TLoaderFileFormat = "parquet"
 
 
 class ReplayConfigError(Exception):
@@ -425,7 +423,7 @@ def _load_outcomes(
             info = pipeline.run(
                 resources,
                 schema=pipeline.schemas[schema_name],
-                loader_file_format=REPLAY_FILE_FORMAT,
+                **loader_options(pipeline),
             )
             info.raise_on_failed_jobs()
         except DltException as exc:
