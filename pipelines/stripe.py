@@ -14,14 +14,12 @@ data. A pipeline remembers the account it was built from and refuses another one
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import re
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -47,14 +45,20 @@ from pipelines.common import (  # noqa: E402
     setup_logging,
 )
 from pipelines.identity import check_account  # noqa: E402
-from pipelines.stripe_webhooks import default_inbox  # noqa: E402
+from pipelines.stripe_endpoint import (  # noqa: E402
+    PIPELINE_NAME,
+    SANDBOX_PIPELINE_NAME,
+    build_client,
+    default_inbox,
+    stripe_endpoint,
+)
 from pipelines.user_errors import start_date_notice  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
 from sources.kit.progress import PROGRESS_KINDS  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
-from sources.stripe import RESOURCE_NAMES, make_client, stripe_source  # noqa: E402
+from sources.stripe import RESOURCE_NAMES, stripe_source  # noqa: E402
 from sources.stripe.canonical import (  # noqa: E402
     run_stripe_canonical,
     stripe_mappings,
@@ -62,11 +66,6 @@ from sources.stripe.canonical import (  # noqa: E402
 from sources.stripe.client import StripeClient  # noqa: E402
 from sources.stripe.webhooks import drain, reconcile  # noqa: E402
 
-PIPELINE_NAME = "stripe"
-"""The real account's pipeline; its dataset is ``stripe`` (each pipeline's dataset is its name)."""
-DATASET_NAME = PIPELINE_NAME
-SANDBOX_PIPELINE_NAME = "stripe_sandbox"
-"""The pipeline (and dataset) of ``--sandbox`` runs, apart from any real account's."""
 SANDBOX_BASE_URL = "the bundled sandbox"
 """The base URL recorded for ``--sandbox`` runs: the emulator gets a new port every run."""
 PIPELINE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -167,26 +166,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="log lines as text or one JSON object per line",
     )
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def stripe_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    """Yields connection overrides: the emulator's URL and key with --sandbox, else none."""
-    if not args.sandbox:
-        yield {}
-        return
-    from sandbox.stripe import StripeSandbox
-
-    with StripeSandbox(seed=args.sandbox_seed, volume=args.sandbox_volume) as sandbox:
-        logger.info("Stripe sandbox listening on %s", sandbox.base_url)
-        yield {"base_url": sandbox.base_url, "api_key": sandbox.api_key}
-
-
-def build_client(overrides: dict[str, Any]) -> StripeClient:
-    """The Stripe client from ``sources.stripe.*``, credentials checked before any work."""
-    client = make_client(**overrides)
-    client.check_credentials()
-    return client
 
 
 def pipeline_name(args: argparse.Namespace) -> str:

@@ -42,6 +42,15 @@ from pipelines.common import (  # noqa: E402
     setup_logging,
 )
 from pipelines.common import make_pipeline as make_named_pipeline  # noqa: E402
+from pipelines.stripe_endpoint import (  # noqa: E402
+    DEFAULT_INBOX,
+    INBOX_KEY,
+    PIPELINE_NAME,
+    SANDBOX_PIPELINE_NAME,
+    build_client,
+    default_inbox,
+    stripe_endpoint,
+)
 from sources.kit.errors import ConfigurationError  # noqa: E402
 from sources.kit.redact import global_redactor  # noqa: E402
 from sources.kit.settings import str_list  # noqa: E402
@@ -50,15 +59,9 @@ from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 if TYPE_CHECKING:
     from sources.stripe.client import StripeClient
 
-PIPELINE_NAME = "stripe"
-DATASET_NAME = "stripe"
-SANDBOX_PIPELINE_NAME = "stripe_sandbox"
-"""``reconcile --sandbox`` loads into the sandbox pipeline, as ``pipelines/stripe.py --sandbox``."""
-DEFAULT_INBOX = "stripe_webhooks_inbox.sqlite3"
 DEFAULT_PORT = 8787
 SECRET_SETTING = "sources.stripe.webhook_secret"  # noqa: S105 - a config key
 PREVIOUS_SECRET_SETTING = "sources.stripe.webhook_secret_previous"  # noqa: S105 - a config key
-INBOX_KEY = "sources.stripe.webhook_inbox"
 
 SERVER_SETTINGS: dict[str, Any] = {
     "loop": "auto",  # uvloop when installed
@@ -141,17 +144,6 @@ def pipeline_name_of(args: argparse.Namespace) -> str:
     return SANDBOX_PIPELINE_NAME if getattr(args, "sandbox", False) else PIPELINE_NAME
 
 
-def default_inbox(pipeline_name: str = PIPELINE_NAME) -> str:
-    """A pipeline's inbox: dlt config or the default name for ``stripe``, else its own.
-
-    Each pipeline drains only its own inbox, so events of the emulator or of a second
-    account never reach the real account's dataset.
-    """
-    if pipeline_name == PIPELINE_NAME:
-        return str(dlt.config.get(INBOX_KEY) or DEFAULT_INBOX)
-    return f"{pipeline_name}_webhooks_inbox.sqlite3"
-
-
 def inbox_path(args: argparse.Namespace) -> str:
     """The inbox file: the flag, then dlt config, then the default name."""
     return str(args.inbox or default_inbox(pipeline_name_of(args)))
@@ -231,8 +223,6 @@ def serve(args: argparse.Namespace) -> int:
 
 def drain_inbox(args: argparse.Namespace) -> int:
     """Loads pending inbox events into the dataset and prints what was loaded."""
-    from pipelines.stripe import stripe_endpoint
-
     with stripe_endpoint(args) as overrides:
         return drain_with_client(args, optional_client(overrides))
 
@@ -284,7 +274,6 @@ def make_pipeline(destination: str, name: str = PIPELINE_NAME) -> dlt.Pipeline:
 
 def reconcile_inbox(args: argparse.Namespace) -> int:
     """Stores the events the receiver missed, reports how many, then drains."""
-    from pipelines.stripe import build_client, stripe_endpoint
     from sources.stripe.webhooks import reconcile
 
     with stripe_endpoint(args) as overrides:
