@@ -23,6 +23,9 @@ from typing import Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from pipelines.environment import require_installed
+
+    require_installed(__file__)
 
 from pipelines.common import default_pipelines_dir  # noqa: E402
 from sources.kit.redact import global_redactor  # noqa: E402
