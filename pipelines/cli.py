@@ -1,11 +1,13 @@
 """The ``sluice`` command: one entry point, the same verbs for every connector.
 
 sluice run stripe --sandbox                 # = python pipelines/stripe.py --sandbox
+sluice check servicenow                     # credentials accepted? one request, no load
 sluice list                                 # connectors and their resources
+sluice reset stripe --resources customers   # drop those resources' tables and state
 sluice status                               # = python pipelines/status.py
 sluice dead-letters list --pipeline stripe  # = python pipelines/dead_letters.py list ...
 sluice webhooks drain stripe                # = python pipelines/stripe_webhooks.py drain
-sluice sandbox stripe --port 12111          # an emulator, standalone
+sluice sandbox salesforce --port 12112      # an emulator, standalone
 
 Each verb hands the rest of the command line to the module that already implements it, so
 ``python pipelines/<name>.py`` and ``sluice`` take the same flags and print the same lines.
@@ -37,6 +39,8 @@ class Connector:
     """Everything it can load (``--resources`` picks some)."""
     defaults: Callable[[], Sequence[str]]
     """What a run loads when ``--resources`` is not given."""
+    open_ended: Optional[str] = None
+    """What else ``--resources`` takes, when any name the system has can be loaded."""
     sandbox: Optional[str] = None
     """Module whose ``main(argv)`` serves the emulator standalone, if it has one."""
     webhooks: Optional[str] = None
@@ -72,14 +76,28 @@ CONNECTORS: dict[str, Connector] = {
             sandbox="sandbox.stripe.__main__",
             webhooks="pipelines.stripe_webhooks",
         ),
-        # Any sObject the org has can be loaded; these are the defaults.
-        Connector("salesforce", "pipelines.salesforce", salesforce_objects, salesforce_objects),
-        # Any table the instance has can be loaded; these are the defaults.
-        Connector("servicenow", "pipelines.servicenow", servicenow_tables, servicenow_tables),
+        Connector(
+            "salesforce",
+            "pipelines.salesforce",
+            salesforce_objects,
+            salesforce_objects,
+            open_ended="any other sObject the org has",
+            sandbox="sandbox.salesforce.__main__",
+        ),
+        Connector(
+            "servicenow",
+            "pipelines.servicenow",
+            servicenow_tables,
+            servicenow_tables,
+            open_ended="any other table the instance has",
+            sandbox="sandbox.servicenow.__main__",
+        ),
     )
 }
 
 TOOLS = {"status": "pipelines.status", "dead-letters": "pipelines.dead_letters"}
+CONNECTOR_TOOLS = {"check": "pipelines.check", "reset": "pipelines.reset"}
+"""Verbs whose module takes the connector as its first argument."""
 
 
 def entry_point(module: str) -> EntryPoint:
@@ -106,7 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="<command>")
     run = verbs.add_parser("run", help=f"run one sync of a connector ({names})", add_help=False)
     run.add_argument("connector", metavar="<connector>")
+    check = verbs.add_parser(
+        "check", help="check a connector's credentials (one request, no load)", add_help=False
+    )
+    check.add_argument("connector", metavar="<connector>")
     verbs.add_parser("list", help="connectors and the resources each can load")
+    reset = verbs.add_parser(
+        "reset", help="drop the tables and state of some resources", add_help=False
+    )
+    reset.add_argument("connector", metavar="<connector>")
     for verb in TOOLS:
         verbs.add_parser(verb, help=f"see sluice {verb} --help", add_help=False)
     hooks = verbs.add_parser("webhooks", help="serve|drain|reconcile <connector>", add_help=False)
@@ -129,9 +155,12 @@ class UsageError(Exception):
 
 
 def list_connectors() -> int:
-    """Prints each connector and its resources (defaults first)."""
+    """Prints each connector and its resources, or its defaults and what else it takes."""
     for connector in CONNECTORS.values():
-        print(f"{connector.name}: {', '.join(connector.resources())}")
+        names = ", ".join(connector.resources())
+        if connector.open_ended:
+            names = f"{names} (defaults; --resources also takes {connector.open_ended})"
+        print(f"{connector.name}: {names}")
     return 0
 
 
@@ -147,6 +176,8 @@ def dispatch(args: argparse.Namespace, rest: list[str]) -> int:
     connector = connector_named(args.connector)
     if args.verb == "run":
         return entry_point(connector.runner)(rest)
+    if args.verb in CONNECTOR_TOOLS:
+        return entry_point(CONNECTOR_TOOLS[args.verb])([connector.name, *rest])
     if args.verb == "webhooks":
         if connector.webhooks is None:
             raise UsageError(f"{connector.name} has no webhooks (only stripe has)")

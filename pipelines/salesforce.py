@@ -3,7 +3,8 @@
 python pipelines/salesforce.py                     # real org, credentials from dlt config or env
 python pipelines/salesforce.py --sandbox           # bundled Salesforce emulator, over HTTP
 python pipelines/salesforce.py --sandbox --sandbox-changes   # ... after a batch of changes
-python pipelines/salesforce.py --objects Account,Contact --canonical
+python pipelines/salesforce.py --resources Account,Contact --canonical
+python pipelines/salesforce.py --start-date 2024-01-01   # first sync: changed since then
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ from pipelines.common import (  # noqa: E402
     run_reporting_errors,
     setup_logging,
 )
+from pipelines.flags import (  # noqa: E402
+    add_progress_flag,
+    add_resources_flag,
+    add_staging_flag,
+    add_start_date_flag,
+)
+from pipelines.user_errors import start_date_notice  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
-from sources.kit.progress import PROGRESS_KINDS  # noqa: E402
 from sources.salesforce import DEFAULT_OBJECTS, make_client, salesforce_source  # noqa: E402
 from sources.salesforce.auth import SalesforceCredentials  # noqa: E402
 from sources.salesforce.canonical import (  # noqa: E402
@@ -74,10 +81,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="with --sandbox: update, delete and create a few records before loading",
     )
     parser.add_argument("--destination", default="duckdb", help="dlt destination name")
-    parser.add_argument(
-        "--objects",
-        type=lambda s: [o.strip() for o in s.split(",") if o.strip()],
-        help=f"comma-separated sObjects (default: {','.join(DEFAULT_OBJECTS)})",
+    add_resources_flag(
+        parser,
+        f"comma-separated sObjects, any the org has (default: {','.join(DEFAULT_OBJECTS)})",
+        aliases=("--objects",),
     )
     parser.add_argument(
         "--full-refresh",
@@ -85,14 +92,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="drop the selected objects' tables and state (all of this source's when "
         "every one is selected), then load them again",
     )
-    parser.add_argument(
-        "--progress",
-        nargs="?",
-        const="log",
-        default=None,
-        choices=PROGRESS_KINDS,
-        help="show extraction/normalize/load progress (default kind: log)",
-    )
+    add_progress_flag(parser)
+    add_staging_flag(parser)
+    add_start_date_flag(parser, "records whose SystemModstamp (last change) is")
     parser.add_argument(
         "--canonical",
         action="store_true",
@@ -145,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     specs = salesforce_mappings() if args.canonical else []
     with salesforce_endpoint(args) as overrides:
         pipeline = make_pipeline(
-            PIPELINE_NAME, DATASET_NAME, args.destination, progress=args.progress
+            PIPELINE_NAME,
+            DATASET_NAME,
+            args.destination,
+            staging=args.staging,
+            progress=args.progress,
         )
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("salesforce", run_id)
@@ -154,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         def build_source() -> Any:
             # Built inside the run so refused credentials still leave a `failed` ledger row.
             slot.client = make_client(**overrides)
-            given = {"objects": args.objects}
+            given = {"objects": args.resources, "start_date": args.start_date}
             source = salesforce_source(
                 client=slot.client,
                 run_id=run_id,
@@ -169,6 +175,11 @@ def run(args: argparse.Namespace) -> int:
                 if args.full_refresh
                 else None
             )
+            notice = start_date_notice(
+                args.start_date, selected, loaded_resources(pipeline), args.full_refresh
+            )
+            if notice:
+                print(f"note: {notice}", file=sys.stderr)
             tee_mapped_resources(source, spool, specs)
             return source
 

@@ -2,7 +2,8 @@
 
 python pipelines/servicenow.py                 # instance and credentials from dlt config or env
 python pipelines/servicenow.py --sandbox       # bundled ServiceNow emulator, over HTTP
-python pipelines/servicenow.py --tables incident,sys_user --canonical
+python pipelines/servicenow.py --resources incident,sys_user --canonical
+python pipelines/servicenow.py --start-date 2024-01-01 --progress   # first sync: since then
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ from pipelines.common import (  # noqa: E402
     run_reporting_errors,
     setup_logging,
 )
+from pipelines.flags import (  # noqa: E402
+    add_progress_flag,
+    add_resources_flag,
+    add_staging_flag,
+    add_start_date_flag,
+)
+from pipelines.user_errors import start_date_notice  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
@@ -67,14 +75,20 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--destination", default="duckdb", help="dlt destination name; default duckdb"
     )
-    parser.add_argument(
-        "--tables",
-        type=lambda s: [t.strip() for t in s.split(",") if t.strip()],
-        help=f"comma-separated tables (default {','.join(DEFAULT_TABLES)})",
+    add_resources_flag(
+        parser,
+        f"comma-separated tables, any the instance has (default: {','.join(DEFAULT_TABLES)})",
+        aliases=("--tables",),
     )
     parser.add_argument(
-        "--full-refresh", action="store_true", help="drop tables and state, load all again"
+        "--full-refresh",
+        action="store_true",
+        help="drop the selected tables and their state (all of this source's when every "
+        "one is selected), then load them again",
     )
+    add_progress_flag(parser)
+    add_staging_flag(parser)
+    add_start_date_flag(parser, "records whose sys_updated_on (last change) is")
     parser.add_argument(
         "--canonical",
         action="store_true",
@@ -111,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     run_id = uuid.uuid4().hex
     with servicenow_endpoint(args) as overrides:
-        pipeline = make_pipeline(PIPELINE_NAME, DATASET_NAME, args.destination)
+        pipeline = make_pipeline(
+            PIPELINE_NAME,
+            DATASET_NAME,
+            args.destination,
+            staging=args.staging,
+            progress=args.progress,
+        )
         spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor("servicenow", run_id)
         slot: ClientSlot[ServiceNowClient] = ClientSlot()
@@ -119,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         def build_source() -> Any:
             slot.client = make_client(**overrides)
             slot.client.check_credentials()
-            given = {"tables": args.tables}
+            given = {"tables": args.resources, "start_date": args.start_date}
             source = servicenow_source(
                 client=slot.client,
                 run_id=run_id,
@@ -134,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
                 if args.full_refresh
                 else None
             )
+            notice = start_date_notice(
+                args.start_date, selected, loaded_resources(pipeline), args.full_refresh
+            )
+            if notice:
+                print(f"note: {notice}", file=sys.stderr)
             if args.canonical:
                 tee_canonical(source, spool)
             return source

@@ -102,6 +102,8 @@ class ServiceNowSandbox(BackgroundServer):
         clients: Optional[dict[str, str]] = None,
         roles: Optional[dict[str, set[str]]] = None,
         audit: Optional[AuditPolicy] = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         """Seeds the tables (the server starts with ``start``).
 
@@ -116,7 +118,10 @@ class ServiceNowSandbox(BackgroundServer):
             clients: OAuth client secrets by client id.
             roles: Roles by user name (a user not listed is ``admin``).
             audit: Which deletes are audited (the instance defaults if None).
+            host: Interface to listen on.
+            port: Port (0: any free port).
         """
+        self.host, self.port = host, port
         self.clock = clock or ManualClock(time.time())
         tables = seed_tables(seed, self.clock(), volume or Volume())
         self.store = Store(tables, self.clock, seed, audit)
@@ -134,9 +139,9 @@ class ServiceNowSandbox(BackgroundServer):
         self.api = TableApi(self.store, self.auth, self.faults, "", self.rate_rule)
 
     def start(self) -> ServiceNowSandbox:
-        """Serves on a free port of 127.0.0.1 in a background thread."""
+        """Serves on ``host``:``port`` (a free port of 127.0.0.1 by default) in a thread."""
         if self._server is None:
-            self._server = _Server(("127.0.0.1", 0), self.api)
+            self._server = _Server((self.host, self.port), self.api)
             self.api.base_url = self.base_url
             self._serve(self._server, poll_interval=0.02)
         return self

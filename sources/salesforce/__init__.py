@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Optional
 
 import dlt
@@ -21,7 +22,9 @@ from dlt.extract.resource import DltResource
 
 from sources.kit.deadletters import contract_for_dead_letters
 from sources.kit.emit import emit_page
+from sources.kit.first_sync import parse_start
 from sources.kit.monitor import SyncMonitor
+from sources.kit.run_tracking import watch as watch_run
 from sources.kit.settings import ListSetting, str_list
 
 from .client import SalesforceClient, make_client
@@ -66,6 +69,7 @@ def salesforce_source(
     client: Optional[SalesforceClient] = None,
     run_id: Optional[str] = None,
     monitor: Optional[SyncMonitor] = None,
+    start_date: Optional[str] = None,
 ) -> Any:
     """Loads Salesforce sObjects incrementally on ``SystemModstamp``, deletes included.
 
@@ -89,11 +93,14 @@ def salesforce_source(
         client: A prebuilt client (the pipeline passes one for its request figures).
         run_id: Identifier of this run, written with dead letters and the ledger.
         monitor: Run ledger counters the resources report to.
+        start_date: First sync only: read the records whose ``SystemModstamp`` is at or
+            after this ISO 8601 date (objects with a saved cursor go on from it).
 
     Returns:
         One resource per object, named after it in lower case (``account``).
     """
     names = select_objects(str_list(objects, "sources.salesforce.objects"))
+    start = parse_start(start_date, "sources.salesforce.start_date")
     client = client or make_client()
     run_id = run_id or uuid.uuid4().hex
     mode = check_mode(formula_fields)
@@ -107,17 +114,22 @@ def salesforce_source(
         formula_refresh_hours=formula_refresh_interval_hours,
         reconcile_hours=reconcile_interval_hours,
     )
+    # Whoever runs the source (Dagster, Airflow, a notebook) leaves _sync_runs rows.
+    run.monitor.http_session = client.session
+    watch_run(run.monitor)
     specs = [
         loaded_spec(object_spec(client.describe(name, label=name.lower())), mode) for name in names
     ]
     run.monitor.expect(spec.resource for spec in specs)
-    return [make_resource(spec, run) for spec in specs]
+    return [make_resource(spec, run, start) for spec in specs]
 
 
-def make_resource(spec: ObjectSpec, run: RunContext) -> DltResource:
+def make_resource(
+    spec: ObjectSpec, run: RunContext, start: Optional[datetime] = None
+) -> DltResource:
     """The merge resource of one sObject, with describe-typed columns."""
     return dlt.resource(
-        object_records(spec, run),
+        object_records(spec, run, start),
         name=spec.resource,
         write_disposition="merge",
         primary_key=PRIMARY_KEY,
@@ -126,8 +138,11 @@ def make_resource(spec: ObjectSpec, run: RunContext) -> DltResource:
     )
 
 
-def object_records(spec: ObjectSpec, run: RunContext) -> Iterator[Any]:
-    """Every record on the first run; changes and deletions since the cursor after."""
+def object_records(
+    spec: ObjectSpec, run: RunContext, start: Optional[datetime] = None
+) -> Iterator[Any]:
+    """Every record (changed since ``start``) on the first run; changes and deletions
+    since the cursor after."""
     state = dlt.current.resource_state(spec.resource)
     guard = make_guard(spec, run.run_id)
     cursor: Optional[str] = state.get("modstamp_cursor")
@@ -135,7 +150,9 @@ def object_records(spec: ObjectSpec, run: RunContext) -> Iterator[Any]:
     since = query_start(cursor, run.lookback_s)
     started = run.now().isoformat()
     emitted: set[str] = set()
-    for page in changed_pages(spec, run, since):
+    # A first sync bounded by ``start`` is still a full load: no deletes, no refresh.
+    bound = since if since is not None else start
+    for page in changed_pages(spec, run, bound):
         rows = [shape_row(record, deleted=False) for record in page]
         emitted.update(str(r.get(PRIMARY_KEY)) for r in rows)
         updated = sum(1 for r in rows if since is not None and not is_new(r, since))

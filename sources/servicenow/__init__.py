@@ -22,7 +22,9 @@ from dlt.extract.resource import DltResource
 
 from sources.kit.deadletters import contract_for_dead_letters
 from sources.kit.emit import emit_page
+from sources.kit.first_sync import parse_start
 from sources.kit.monitor import SyncMonitor
+from sources.kit.run_tracking import watch as watch_run
 from sources.kit.settings import ListSetting, str_list
 
 from .client import ServiceNowClient, make_auth, make_client
@@ -39,7 +41,7 @@ from .helpers import (
     run_start_cursor,
     select_tables,
 )
-from .records import minus_seconds, newest
+from .records import format_glide, minus_seconds, newest
 from .runstop import RateStop
 from .settings import DEFAULT_TABLES, LOOKBACK_S, PRIMARY_KEY
 
@@ -58,6 +60,7 @@ def servicenow_source(
     monitor: Optional[SyncMonitor] = None,
     now: Optional[float] = None,
     full_scan_interval_hours: float = DEFAULT_INTERVAL_HOURS,
+    start_date: Optional[str] = None,
 ) -> Any:
     """Loads ServiceNow tables incrementally on ``sys_updated_on``, deletes included.
 
@@ -75,12 +78,16 @@ def servicenow_source(
         now: Run start in unix seconds (injected in tests).
         full_scan_interval_hours: Hours between scans of every sys_id, which find the
             deletes ``sys_audit_delete`` does not record (0: every run).
+        start_date: First sync only: list the records whose ``sys_updated_on`` is at or
+            after this ISO 8601 date (tables with a saved cursor go on from it).
 
     Returns:
         One resource per table.
     """
     check_display_value(display_value)
     selected = select_tables(str_list(tables, "sources.servicenow.tables"))
+    start = parse_start(start_date, "sources.servicenow.start_date")
+    first_since = format_glide(start) if start else None
     run_id = run_id or uuid.uuid4().hex
     run = RunContext(
         client=client or make_client(),
@@ -90,16 +97,22 @@ def servicenow_source(
         now=now if now is not None else time.time(),
     )
     run.monitor.expect(selected)
+    # Whoever runs the source (Dagster, Airflow, a notebook) leaves _sync_runs rows.
+    run.monitor.http_session = run.client.session
+    watch_run(run.monitor)
     schedule = ScanSchedule(full_scan_interval_hours)
-    return [table_resource(table, run, schedule) for table in selected]
+    return [table_resource(table, run, schedule, first_since) for table in selected]
 
 
 def table_resource(
-    table: str, run: RunContext, schedule: Optional[ScanSchedule] = None
+    table: str,
+    run: RunContext,
+    schedule: Optional[ScanSchedule] = None,
+    first_since: Optional[str] = None,
 ) -> DltResource:
-    """The dlt resource of one table."""
+    """The dlt resource of one table (``first_since``: glide bound of a first sync)."""
     return dlt.resource(
-        table_rows(table, run, schedule or ScanSchedule()),
+        table_rows(table, run, schedule or ScanSchedule(), first_since),
         name=table,
         write_disposition="merge",
         primary_key=PRIMARY_KEY,
@@ -108,7 +121,9 @@ def table_resource(
     )
 
 
-def table_rows(table: str, run: RunContext, schedule: ScanSchedule) -> Iterator[Any]:
+def table_rows(
+    table: str, run: RunContext, schedule: ScanSchedule, first_since: Optional[str] = None
+) -> Iterator[Any]:
     """Changed records since the cursor, the audited deletions, then a due sys_id scan."""
     state = dlt.current.resource_state(table)
     guard = make_guard(table, run.run_id)
@@ -116,7 +131,8 @@ def table_rows(table: str, run: RunContext, schedule: ScanSchedule) -> Iterator[
     run.monitor.cursor(table, before=cursor)
     listing = Listing()
     stop = RateStop(table)
-    for page in stop.pages(list_changes(run.client, table, cursor, listing)):
+    since = cursor or first_since
+    for page in stop.pages(list_changes(run.client, table, since, listing)):
         run.monitor.set_total(table, listing.total)
         updated = sum(1 for r in page if cursor and is_update(r, cursor))
         yield from emit_page(guard, page, run.monitor, table, updated=updated)

@@ -1,0 +1,103 @@
+"""``sluice check <connector>``: are the credentials accepted? One request, no load.
+
+python -m pipelines.check stripe             # credentials from dlt config or env
+python -m pipelines.check servicenow --sandbox
+
+The client is built from ``sources.<connector>.*`` as a run builds it (or against the
+bundled emulator with ``--sandbox``) and makes one cheap authenticated request:
+Stripe lists one customer, Salesforce takes a token and describes ``User`` (an object
+every org has), ServiceNow reads one ``sys_user`` record. Nothing is extracted or loaded
+and no pipeline state is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from pipelines.common import run_reporting_errors, setup_logging
+
+CHECK_LABEL = "_credentials"
+"""Request counters' label, apart from any resource's."""
+
+
+def check_stripe(overrides: dict[str, Any]) -> str:
+    """Lists one customer with the key; the host that accepted it."""
+    from sources.stripe import make_client
+
+    client = make_client(**overrides)
+    client.check_credentials()
+    return client.base_url
+
+
+def check_salesforce(overrides: dict[str, Any]) -> str:
+    """Takes a token and describes ``User``; the instance that accepted them."""
+    from sources.salesforce import make_client
+
+    client = make_client(**overrides)
+    client.describe("User", label=CHECK_LABEL)
+    return client.instance_url
+
+
+def check_servicenow(overrides: dict[str, Any]) -> str:
+    """Reads one ``sys_user`` record; the instance that accepted the credentials."""
+    from sources.servicenow import make_client
+
+    client = make_client(**overrides)
+    client.check_credentials()
+    return client.base_url
+
+
+CHECKS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
+    # connector: (runner module, its endpoint context manager, the check)
+    "stripe": ("pipelines.stripe", "stripe_endpoint", check_stripe),
+    "salesforce": ("pipelines.salesforce", "salesforce_endpoint", check_salesforce),
+    "servicenow": ("pipelines.servicenow", "servicenow_endpoint", check_servicenow),
+}
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="sluice check",
+        description="Check a connector's credentials with one request (nothing is loaded).",
+    )
+    parser.add_argument("connector", choices=list(CHECKS))
+    parser.add_argument("--sandbox", action="store_true", help="check against the bundled emulator")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def endpoint(connector: str, sandbox: bool) -> Iterator[dict[str, Any]]:
+    """The runner's own client overrides: the emulator's with ``sandbox``, else none."""
+    module_name, endpoint_name, _ = CHECKS[connector]
+    runner = importlib.import_module(module_name)
+    # The runner's defaults (sandbox seed, volume, auth flow) are the check's too.
+    run_args = runner.parse_args(["--sandbox"] if sandbox else [])
+    with getattr(runner, endpoint_name)(run_args) as overrides:
+        yield overrides
+
+
+def check(connector: str, sandbox: bool) -> int:
+    """Makes the request and prints ``<connector>: credentials accepted by <host>``."""
+    with endpoint(connector, sandbox) as overrides:
+        url = CHECKS[connector][2](overrides)
+    print(f"{connector}: credentials accepted by {urlsplit(url).netloc or url}")
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: one line, exit 0 when accepted; one error line and exit 1 when not."""
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    return run_reporting_errors(lambda: check(args.connector, args.sandbox))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
