@@ -23,6 +23,9 @@ if __package__ in (None, ""):
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, os.path.dirname(here))
+    from pipelines.environment import require_installed
+
+    require_installed(__file__)
 
 import dlt  # noqa: E402
 

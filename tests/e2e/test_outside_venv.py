@@ -13,7 +13,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    "script", ["stripe.py", "status.py", "dead_letters.py", "stripe_webhooks.py"]
+    "script",
+    [
+        "stripe.py",
+        "salesforce.py",
+        "servicenow.py",
+        "status.py",
+        "dead_letters.py",
+        "stripe_webhooks.py",
+    ],
 )
 def test_a_script_run_outside_the_venv_names_the_interpreter_to_use(
     tmp_path: Path, script: str
