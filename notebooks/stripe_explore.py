@@ -35,6 +35,16 @@ def _(Path, mo, os):
     db_path = str(_args.get("db") or os.environ.get("SLUICE_DUCKDB", "stripe_data.duckdb"))
     dataset = str(_args.get("dataset") or os.environ.get("SLUICE_DATASET", "stripe"))
     out_dir = Path(str(_args.get("out") or os.environ.get("SLUICE_NOTEBOOK_OUT", "notebook_output")))
+    if not db_path.startswith(("md:", ":")) and not Path(db_path).is_file():
+        # duckdb.connect(read_only=True) on a missing file ends in a long traceback.
+        _missing = (
+            f"DuckDB file {db_path} does not exist: load it first (`sluice run stripe`; "
+            "`--sandbox` loads stripe_sandbox_data.duckdb) or pass --db (SLUICE_DUCKDB)"
+        )
+        if mo.running_in_notebook():
+            mo.stop(True, mo.md(f"**{_missing}**"))
+        else:
+            raise SystemExit(_missing)
     out_dir.mkdir(parents=True, exist_ok=True)
     mo.md(f"# Stripe data\n\nDatabase `{db_path}`, dataset `{dataset}`; plots saved to `{out_dir}`.")
     return dataset, db_path, out_dir

@@ -1,83 +1,91 @@
-"""Dagster definitions: one asset per Stripe resource, built with Dagster's dlt integration.
+"""Dagster definitions: one asset per resource of every connector, built with Dagster's
+dlt integration.
 
-``dagster dev -m orchestration.dagster_defs`` serves them with an hourly schedule. The
-source is configured exactly like ``pipelines/stripe.py``: ``sources.stripe.*`` from
-``.dlt/config.toml``, ``.dlt/secrets.toml`` or the environment (``SOURCES__STRIPE__API_KEY``),
-and the destination through dlt's config (DuckDB ``stripe_data.duckdb`` by default,
-``SLUICE__DESTINATION=postgres`` ... for another one).
+``dagster dev -m orchestration.dagster_defs`` serves the Stripe, Salesforce and
+ServiceNow assets, each connector with an hourly schedule (``<name>_sync_schedule``).
+Each source is configured exactly like the ``sluice`` command's: ``sources.<name>.*``
+from ``.dlt/config.toml``, ``.dlt/secrets.toml`` or the environment, and the destination
+through dlt's config (DuckDB ``<name>_data.duckdb`` by default,
+``SLUICE__DESTINATION=postgres`` ... for another one). A run that cannot start (a missing
+key, a refused credential) fails with one line naming what to fix.
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations.
 from collections.abc import Iterator
 from typing import Any
 
-import dlt
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     AssetSelection,
     Definitions,
+    Failure,
     ScheduleDefinition,
     define_asset_job,
 )
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from pipelines.common import make_destination
+from orchestration.connectors import CONNECTORS, Connector, sync_pipeline
+from pipelines.common import explain
 from sources.kit.destinations import loader_file_format
-from sources.stripe import make_client, stripe_source
-
-PIPELINE_NAME = "stripe"
-DATASET_NAME = "stripe"
-DEFINITION_KEY = "sk_test_asset_definitions"
-"""Key of the client used only to list the source's resources when Dagster loads the
-definitions (no request is made); runs build the source from the real configuration."""
 
 
-def stripe_pipeline() -> dlt.Pipeline:
-    """The same pipeline ``pipelines/stripe.py`` runs (name, dataset, destination)."""
-    destination_name = str(dlt.config.get("sluice.destination") or "duckdb")
-    return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=make_destination(destination_name, PIPELINE_NAME, DATASET_NAME),
-        dataset_name=DATASET_NAME,
-    )
-
-
-def stripe_definition_source() -> Any:
-    """The source as Dagster inspects it for asset keys (every resource, no requests)."""
-    return stripe_source(client=make_client(api_key=DEFINITION_KEY))
-
-
-def build_stripe_assets() -> AssetsDefinition:
-    """One Dagster asset per Stripe resource; materialising runs the dlt pipeline."""
+def build_assets(connector: Connector) -> AssetsDefinition:
+    """One Dagster asset per resource of the connector; materialising runs its pipeline."""
 
     @dlt_assets(
-        dlt_source=stripe_definition_source(),
-        dlt_pipeline=stripe_pipeline(),
-        name="stripe",
-        group_name="stripe",
+        dlt_source=connector.definition_source(),
+        dlt_pipeline=sync_pipeline(connector.name),
+        name=connector.name,
+        group_name=connector.name,
     )
-    def stripe_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        pipeline = stripe_pipeline()
+    def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+        yield from run_connector(context, dlt, connector)
+
+    return assets
+
+
+def run_connector(
+    context: AssetExecutionContext, dlt: DagsterDltResource, connector: Connector
+) -> Iterator[Any]:
+    """Builds the source from the configuration and runs it.
+
+    Raises:
+        Failure: The run failed; its description is one line saying what to fix (the
+            cause stays out of it: Dagster would print its whole traceback).
+    """
+    try:
+        pipeline = sync_pipeline(connector.name)
         yield from dlt.run(
             context=context,
-            dlt_source=stripe_source(),
+            dlt_source=connector.run_source(),
             dlt_pipeline=pipeline,
             loader_file_format=loader_file_format(pipeline),
         )
+    except Exception as exc:  # noqa: BLE001 - every failure is told in one line
+        line = f"{connector.name}: {explain(exc)}"
+        context.log.error(line)
+        raise Failure(description=line, allow_retries=False) from None
 
-    return stripe_assets
+
+def build_stripe_assets() -> AssetsDefinition:
+    """The Stripe assets (one per resource)."""
+    return build_assets(next(c for c in CONNECTORS if c.name == "stripe"))
 
 
 def build_definitions() -> Definitions:
-    """The assets, the ``dlt`` resource and an hourly schedule of the whole source."""
-    assets = build_stripe_assets()
-    job = define_asset_job("stripe_sync", selection=AssetSelection.assets(assets))
+    """Every connector's assets and schedule, and the ``dlt`` resource."""
+    assets = []
+    jobs = []
+    schedules = []
+    for connector in CONNECTORS:
+        built = build_assets(connector)
+        job = define_asset_job(f"{connector.name}_sync", selection=AssetSelection.assets(built))
+        assets.append(built)
+        jobs.append(job)
+        schedules.append(ScheduleDefinition(job=job, cron_schedule=connector.cron))
     return Definitions(
-        assets=[assets],
-        jobs=[job],
-        schedules=[ScheduleDefinition(job=job, cron_schedule="0 * * * *")],
-        resources={"dlt": DagsterDltResource()},
+        assets=assets, jobs=jobs, schedules=schedules, resources={"dlt": DagsterDltResource()}
     )
 
 

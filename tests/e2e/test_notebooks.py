@@ -151,3 +151,23 @@ def test_notebook_is_valid_marimo(notebook: str) -> None:
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("notebook", sorted(EXPECTED_PLOTS), ids=lambda n: n.removesuffix(".py"))
+def test_a_missing_database_is_one_line(notebook: str, tmp_path: Path) -> None:
+    missing = tmp_path / "never_loaded.duckdb"
+
+    result = subprocess.run(
+        [sys.executable, str(NOTEBOOKS / notebook), "--db", str(missing), "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert str(missing) in lines[0] and "does not exist" in lines[0]
+    assert not missing.exists()  # nothing created in its place

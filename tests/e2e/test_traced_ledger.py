@@ -4,6 +4,7 @@ runner's own runs are not recorded twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dlt
@@ -94,3 +95,52 @@ def test_a_failed_plain_run_names_the_cause(
     assert len(errors) == 1 and errors[0][0].startswith("extract: StepFailed: ")
     assert "401" in errors[0][0] or "API key" in errors[0][0]
     assert BAD_KEY not in errors[0][0]
+
+
+def salesforce_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    from sources.salesforce import salesforce_source
+
+    sandbox = request.getfixturevalue("salesforce_sandbox")
+    for key, value in sandbox.jwt_credentials().items():
+        monkeypatch.setenv(f"SOURCES__SALESFORCE__CREDENTIALS__{key.upper()}", value)
+    built = salesforce_source(objects=["Account", "Contact"])
+    counts = {name.lower(): len(sandbox.store.live(name)) for name in ("Account", "Contact")}
+    return built, counts
+
+
+def servicenow_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    from sources.servicenow import servicenow_source
+
+    sandbox = request.getfixturevalue("servicenow_sandbox")
+    monkeypatch.setenv("SOURCES__SERVICENOW__BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("SOURCES__SERVICENOW__CREDENTIALS__USERNAME", sandbox.username)
+    monkeypatch.setenv("SOURCES__SERVICENOW__CREDENTIALS__PASSWORD", sandbox.password)
+    built = servicenow_source(tables=["incident", "sys_user"])
+    counts = {table: len(sandbox.store.records(table)) for table in ("incident", "sys_user")}
+    return built, counts
+
+
+@pytest.mark.parametrize(
+    "build",
+    [pytest.param(salesforce_run, id="salesforce"), pytest.param(servicenow_run, id="servicenow")],
+)
+def test_every_connector_run_plainly_leaves_its_rows(
+    pipeline: dlt.Pipeline,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    build: Callable[[pytest.FixtureRequest, pytest.MonkeyPatch], tuple],
+) -> None:
+    built, counts = build(request, monkeypatch)
+    pipeline.run(built)
+    rows = ledger(tmp_path)
+    assert [(resource, status) for _, resource, status, _ in rows] == [
+        (resource, "success") for resource in sorted(counts)
+    ]
+    assert {resource: loaded for _, resource, _, loaded in rows} == counts
+    assert len({run_id for run_id, *_ in rows}) == 1
+    with duckdb.connect(str(tmp_path / "traced_data.duckdb"), read_only=True) as con:
+        requests = con.execute(
+            "SELECT min(api_requests) FROM traced._sync_runs WHERE resource <> '_source'"
+        ).fetchone()
+    assert requests is not None and requests[0] > 0  # counted on the client's root session
