@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any, Generic, Optional, Protocol, TypeVar, get_args
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
+    LookupTraces,
+)
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.configuration.specs.gcp_credentials import (
@@ -29,8 +33,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.user_errors import (
     memory_limit_problem,
+    not_coerced_line,
     toml_syntax_line,
     unknown_destination_line,
+    unreachable_line,
 )
 from sources.kit.deadletters import DEAD_LETTERS_TABLE
 from sources.kit.errors import SluiceError
@@ -452,10 +458,14 @@ def check_duckdb_name_clash(database: str, dataset_name: str) -> None:
 def explain(exc: BaseException) -> str:
     """One redacted line saying what went wrong and what to fix."""
     for cause in iter_causes(exc):
-        if isinstance(cause, (SluiceError, UserFacingError)):
+        if isinstance(cause, SluiceError):
+            return global_redactor().redact_text(unreachable_line(cause) or str(cause))
+        if isinstance(cause, UserFacingError):
             return global_redactor().redact_text(str(cause))
         if isinstance(cause, ConfigFieldMissingException):
             return missing_config_line(cause)
+        if isinstance(cause, ConfigValueCannotBeCoercedException):
+            return global_redactor().redact_text(not_coerced_line(cause))
         if isinstance(cause, UnknownDestinationModule):
             return unknown_destination_line(cause)
         if isinstance(cause, TomlProviderReadException):

@@ -9,12 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
+from urllib.parse import urlsplit
 
+import requests
 import tomlkit
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 from dlt.common.destination.exceptions import UnknownDestinationModule
 from tomlkit.exceptions import ParseError
+
+from sources.kit.errors import CircuitOpenError, SluiceError, TransientNetworkError
+from sources.kit.http_config import not_a_value_line
 
 # DuckDB's memory strings: a number and an optional unit (DuckDB docs, "memory_limit":
 # e.g. '1GB', '500MiB'); a bare number is read as bytes.
@@ -101,3 +107,78 @@ def start_date_notice(
         f"--start-date {start_date} applies only to a first sync: {', '.join(done)} already "
         "have a cursor and go on from it; add --full-refresh to reload them from that date"
     )
+
+
+# Where each connector's host is configured (Salesforce's comes from the token answer,
+# so its override is named).
+HOST_SETTING = {"salesforce": "sources.salesforce.instance_url"}
+
+
+def unreachable_line(exc: SluiceError) -> Optional[str]:
+    """Says a host could not be reached, when a circuit or retries ended on no answer.
+
+    The circuit breaker opens after a run of connection failures, and its message says
+    only when it will try again, from a process about to exit; the connection error kept
+    as its cause says what is wrong.
+
+    Args:
+        exc: A :class:`CircuitOpenError` or :class:`TransientNetworkError`.
+
+    Returns:
+        ``cannot reach <host>: <reason> (check <setting> and the network)``, or None when
+        the failures were answers (5xx), not unreachable hosts.
+    """
+    if not isinstance(exc, (CircuitOpenError, TransientNetworkError)):
+        return None
+    refused = next(
+        (
+            cause
+            for cause in causes_of(exc)
+            if isinstance(cause, requests.ConnectionError)
+            and not isinstance(cause, requests.ReadTimeout)
+        ),
+        None,
+    )
+    if refused is None:
+        return None
+    request = getattr(refused, "request", None)
+    host = urlsplit(getattr(request, "url", "") or "").netloc or "the API host"
+    if isinstance(exc, CircuitOpenError):
+        integration = exc.circuit.split(" ", 1)[0]
+    else:
+        integration = str(exc).split(":", 1)[0]
+    setting = HOST_SETTING.get(integration, f"sources.{integration}.base_url")
+    return f"cannot reach {host}: {connection_reason(refused)} (check {setting} and the network)"
+
+
+def connection_reason(exc: BaseException) -> str:
+    """The operating system's words for a failed connection (``Connection refused``)."""
+    reason: Any = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    for cause in causes_of(reason) if isinstance(reason, BaseException) else ():
+        if isinstance(cause, OSError) and cause.strerror:
+            return str(cause.strerror)
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connection timed out"
+    return type(reason).__name__
+
+
+def causes_of(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (or contexts), outermost first."""
+    seen: list[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def not_coerced_line(exc: ConfigValueCannotBeCoercedException) -> str:
+    """A setting dlt could not read as its type (its error names only the field).
+
+    The connectors' HTTP settings say their full key themselves
+    (:func:`sources.kit.http_config.resolve_http`); this covers the other settings.
+    """
+    # dlt does not say which section it found the value in: no environment name is guessed.
+    line = not_a_value_line(exc.field_name, exc.field_value, exc.hint)
+    return line.rsplit(" (", 1)[0] + " (in .dlt/config.toml or the environment)"

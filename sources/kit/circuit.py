@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 from .errors import CircuitOpenError
 
@@ -59,6 +59,9 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._trial_calls = 0
         self.trips = 0
+        # The last failure when it was an exception (no answer at all): kept as the open
+        # error's cause so the run can say the host could not be reached.
+        self.last_error: Optional[BaseException] = None
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name!r}, state={self._state!r}, trips={self.trips})"
@@ -171,10 +174,13 @@ class CircuitBreaker:
     def _open_error(self) -> CircuitOpenError:
         wait = self._seconds_until_trial()
         when = f"will try again in {wait:.1f} s" if wait > 0 else "a trial call is in progress"
-        return CircuitOpenError(
+        error = CircuitOpenError(
             f"{self.name} is failing: circuit open after {self._consecutive_failures} "
             f"consecutive failure(s); {when}"
         )
+        error.circuit = self.name
+        error.__cause__ = self.last_error
+        return error
 
 
 class CircuitRegistry:

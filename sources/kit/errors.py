@@ -107,6 +107,9 @@ class ClientError(FatalError):
 class CircuitOpenError(FatalError):
     """The circuit breaker for a host is open: the API is failing, calls are refused."""
 
+    circuit: str = ""
+    """The breaker's name, ``<integration> <host>``."""
+
 
 class RetryBudgetExhaustedError(FatalError):
     """The run spent its whole retry budget: the API is too unreliable to continue."""

@@ -419,6 +419,7 @@ class ResilientSession(requests.Session):
         received = response_size(response)
         if received:
             self.stats.increment("bytes_received", received)
+        breaker.last_error = None  # the host answered: whatever fails now, it is reachable
         if status >= 500:
             self._record_failure(breaker)
         else:
@@ -441,6 +442,7 @@ class ResilientSession(requests.Session):
         elif is_transient_exception(error):
             self.stats.increment("connection_errors")
         if is_transient_exception(error):
+            breaker.last_error = error
             self._record_failure(breaker)
         else:
             breaker.release()

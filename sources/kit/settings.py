@@ -6,7 +6,8 @@
   array, from the environment or from ``.dlt/*.toml``.
 * :class:`HttpSettings`: timeouts, retries, breaker, pool, hosts. Re-exported by
   :mod:`sources.kit.http`; kept here so :mod:`sources.kit.retry` can build a policy
-  from it without importing the session.
+  from it without importing the session. Users set its keys through
+  :class:`sources.kit.http_config.HttpConfiguration` (``sources.<name>.*``).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from sources.kit.errors import (
     provider_message,
 )
 from sources.kit.http import HttpSettings, ResilientSession
+from sources.kit.http_config import HttpConfiguration, pop_http_overrides, resolve_http
 from sources.kit.pagination import LoopSafeJSONLinkPaginator
 from sources.kit.ratelimit import RateLimit, RateLimiter, SalesforceLimitInfoReader
 from sources.kit.redact import global_redactor
@@ -354,60 +355,56 @@ def connect(
     )
 
 
-@with_config(sections=("sources", "salesforce"))
-def make_client(
-    credentials: SalesforceCredentials = dlt.secrets.value,
-    instance_url: Optional[str] = None,
-    max_api_usage_share: float = DEFAULT_MAX_API_USAGE_SHARE,
-    rate_limit: float = DEFAULT_RATE_LIMIT,
-    batch_size: int = QUERY_BATCH_SIZE,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 120.0,
-    max_attempts: int = 8,
-    retry_budget: int = 1000,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 30.0,
-    breaker_failure_threshold: int = 5,
-    breaker_recovery_timeout: float = 30.0,
-) -> SalesforceClient:
+def http_defaults() -> HttpConfiguration:
+    """Salesforce's HTTP defaults where they differ from the kit's: long queries read slowly."""
+    return HttpConfiguration(rate_limit=DEFAULT_RATE_LIMIT, read_timeout=120.0)
+
+
+def make_client(**given: Any) -> SalesforceClient:
     """Builds a Salesforce client on the shared kit from ``sources.salesforce.*``.
 
     Every argument resolves from dlt config, secrets or the environment
-    (``SOURCES__SALESFORCE__CREDENTIALS__PRIVATE_KEY``...) unless passed.
+    (``SOURCES__SALESFORCE__CREDENTIALS__PRIVATE_KEY``, ``SOURCES__SALESFORCE__RATE_LIMIT``...)
+    unless passed: the connection settings of :func:`client_from_config` and the HTTP keys
+    of :class:`~sources.kit.http_config.HttpConfiguration` (``rate_limit`` 20 requests per
+    second and ``read_timeout`` 120 s by default).
+
+    Args:
+        **given: Values passed in code; they win over configuration.
+
+    Returns:
+        The client.
+    """
+    http = resolve_http("salesforce", http_defaults(), pop_http_overrides(given))
+    return client_from_config(http=http, **given)
+
+
+@with_config(sections=("sources", "salesforce"))
+def client_from_config(
+    credentials: SalesforceCredentials = dlt.secrets.value,
+    instance_url: Optional[str] = None,
+    max_api_usage_share: float = DEFAULT_MAX_API_USAGE_SHARE,
+    batch_size: int = QUERY_BATCH_SIZE,
+    *,
+    http: HttpConfiguration,
+) -> SalesforceClient:
+    """Builds the client from the connection settings and resolved HTTP settings.
 
     Args:
         credentials: ``sources.salesforce.credentials`` (JWT bearer or refresh token).
         instance_url: Overrides the token response's ``instance_url``.
         max_api_usage_share: Stop before this share of the daily API limit is used.
-        rate_limit: Requests per second.
         batch_size: Records per query page (200..2000).
-        connect_timeout: Seconds to wait for a connection.
-        read_timeout: Seconds to wait for a response.
-        max_attempts: Attempts per request before giving up.
-        retry_budget: Retries allowed across the whole run.
-        backoff_base: First retry delay in seconds (doubles each attempt, jittered).
-        backoff_cap: Longest delay between two attempts.
-        breaker_failure_threshold: Consecutive failures that open the circuit.
-        breaker_recovery_timeout: Seconds an open circuit waits before a trial call.
+        http: Timeouts, retries, breaker and rate limit (``sources.salesforce.*``).
 
     Returns:
         The client.
     """
-    settings = HttpSettings(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        max_attempts=max_attempts,
-        retry_budget=retry_budget,
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        breaker_failure_threshold=breaker_failure_threshold,
-        breaker_recovery_timeout=breaker_recovery_timeout,
-    )
     options = ClientOptions(
         instance_url=instance_url,
         max_api_usage_share=max_api_usage_share,
-        rate_limit=rate_limit,
+        rate_limit=http.rate_limit if http.rate_limit is not None else DEFAULT_RATE_LIMIT,
         batch_size=batch_size,
-        settings=settings,
+        settings=http.to_settings(),
     )
     return connect(credentials, options)

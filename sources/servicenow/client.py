@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-import dlt
 from dlt.common.configuration.inject import with_config
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
@@ -28,6 +27,7 @@ from sources.kit.auth.password_grant import OAuth2PasswordGrant
 from sources.kit.circuit import CircuitRegistry
 from sources.kit.errors import AuthenticationError, ConfigurationError, error_from_response
 from sources.kit.http import HttpSettings, ResilientSession
+from sources.kit.http_config import HttpConfiguration, pop_http_overrides, resolve_http
 from sources.kit.ratelimit import RateLimit, RateLimiter
 from sources.kit.redact import global_redactor
 from sources.kit.retry import RetryPolicy
@@ -261,7 +261,11 @@ def make_auth(
     given["client_secret"] = client_secret
     missing = [f"{CREDENTIALS_PATH}.{n}" for n in needed if not given[n]]
     if missing:
-        raise ConfigurationError(f"ServiceNow {chosen} auth needs {', '.join(missing)}")
+        envs = ", ".join(key.upper().replace(".", "__") for key in missing)
+        raise ConfigurationError(
+            f"ServiceNow credentials missing: set {', '.join(missing)} ({chosen} auth) in "
+            f".dlt/secrets.toml or {envs}"
+        )
     retry = TokenRetry(sleep=token_retry_sleep) if token_retry_sleep else None
     url = token_url or base_url.rstrip("/") + TOKEN_PATH
     if chosen == "basic":
@@ -281,39 +285,48 @@ def make_auth(
     )
 
 
+def http_defaults() -> HttpConfiguration:
+    """ServiceNow's HTTP defaults where they differ from the kit's (see ``settings.py``)."""
+    return HttpConfiguration(rate_limit=DEFAULT_RATE_LIMIT, max_wait_s=MAX_WAIT_S)
+
+
+def make_client(**given: Any) -> ServiceNowClient:
+    """Builds a ServiceNow client from ``sources.servicenow.*``.
+
+    Every argument resolves from dlt config, secrets or the environment unless passed:
+    ``base_url``, ``auth``, ``page_size`` (see :func:`client_from_config`) and the HTTP
+    keys of :class:`~sources.kit.http_config.HttpConfiguration` (``rate_limit`` 20
+    requests per second; ``max_wait_s`` 900: a longer ``Retry-After``, an hourly rate
+    limit spent, stops each table cleanly with what loaded kept).
+
+    Args:
+        **given: Values passed in code; they win over configuration.
+
+    Returns:
+        The client.
+
+    Raises:
+        ConfigurationError: The base URL, credentials or an HTTP setting is unusable.
+    """
+    http = resolve_http("servicenow", http_defaults(), pop_http_overrides(given))
+    return client_from_config(http=http, **given)
+
+
 @with_config(sections=("sources", "servicenow"))
-def make_client(
-    base_url: str = dlt.config.value,
+def client_from_config(
+    base_url: Optional[str] = None,
     auth: Optional[AuthBase] = None,
     page_size: int = PAGE_SIZE,
-    rate_limit: float = DEFAULT_RATE_LIMIT,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 60.0,
-    max_attempts: int = 8,
-    retry_budget: int = 1000,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 30.0,
-    breaker_failure_threshold: int = 5,
-    breaker_recovery_timeout: float = 30.0,
-    max_wait_s: float = MAX_WAIT_S,
+    *,
+    http: HttpConfiguration,
 ) -> ServiceNowClient:
-    """Builds a ServiceNow client from ``sources.servicenow.*``.
+    """Builds the client from the connection settings and resolved HTTP settings.
 
     Args:
         base_url: Instance URL (``SOURCES__SERVICENOW__BASE_URL``).
         auth: A prebuilt auth; from ``sources.servicenow.credentials.*`` when omitted.
         page_size: ``sysparm_limit`` per request.
-        rate_limit: Starting requests per second.
-        connect_timeout: Seconds to wait for a connection.
-        read_timeout: Seconds to wait for a response.
-        max_attempts: Attempts per request.
-        retry_budget: Retries allowed across the run.
-        backoff_base: First retry delay in seconds.
-        backoff_cap: Longest delay between attempts.
-        breaker_failure_threshold: Consecutive failures that open the circuit.
-        breaker_recovery_timeout: Seconds an open circuit waits before a trial call.
-        max_wait_s: Longest ``Retry-After`` waited for; a longer one (an hourly rate limit
-            spent) stops each table cleanly with what loaded kept.
+        http: Timeouts, retries, breaker, rate limit and longest wait.
 
     Returns:
         The client.
@@ -321,24 +334,23 @@ def make_client(
     Raises:
         ConfigurationError: The base URL or credentials are unusable.
     """
+    if not base_url:
+        # Said here, not by dlt, so the line names the key and what a value looks like.
+        raise ConfigurationError(
+            "ServiceNow instance missing: set sources.servicenow.base_url "
+            "(https://<instance>.service-now.com) in .dlt/config.toml or "
+            "SOURCES__SERVICENOW__BASE_URL"
+        )
     if not base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"sources.servicenow.base_url must start with http:// or https://, got {base_url!r}"
         )
-    settings = HttpSettings(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        max_attempts=max_attempts,
-        retry_budget=retry_budget,
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        breaker_failure_threshold=breaker_failure_threshold,
-        breaker_recovery_timeout=breaker_recovery_timeout,
-        max_wait_s=max_wait_s,
-    )
+    rate_limit = http.rate_limit if http.rate_limit is not None else DEFAULT_RATE_LIMIT
     return ServiceNowClient(
         base_url=base_url,
-        session=build_session(base_url=base_url, settings=settings, rate_limit=rate_limit),
+        session=build_session(
+            base_url=base_url, settings=http.to_settings(), rate_limit=rate_limit
+        ),
         auth=auth or make_auth(base_url=base_url),
         page_size=page_size,
     )

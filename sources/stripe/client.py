@@ -33,6 +33,7 @@ from sources.kit.errors import (
     error_from_response,
 )
 from sources.kit.http import HttpSettings, ResilientSession
+from sources.kit.http_config import HttpConfiguration, pop_http_overrides, resolve_http
 from sources.kit.pagination import StartingAfterPaginator
 from sources.kit.ratelimit import RateLimit, RateLimiter
 from sources.kit.redact import Redactor, global_redactor
@@ -389,45 +390,49 @@ def make_auth(api_key: str) -> AuthBase:
     return BearerAuth(api_key)
 
 
+def make_client(**given: Any) -> StripeClient:
+    """Builds a Stripe client on the shared resilience kit from ``sources.stripe.*``.
+
+    Every argument resolves from dlt config, secrets or the environment
+    (``SOURCES__STRIPE__API_KEY``, ``SOURCES__STRIPE__RATE_LIMIT``...) unless passed:
+    ``api_key``, ``base_url``, ``stripe_account``, ``stripe_version`` (see
+    :func:`client_from_config`) and the HTTP keys of
+    :class:`~sources.kit.http_config.HttpConfiguration` (``rate_limit``: Stripe's limit
+    for the key's mode by default, 0 for no proactive limit).
+
+    Args:
+        **given: Values passed in code; they win over configuration.
+
+    Returns:
+        A client whose session carries the shared limiter, breaker, budget and stats.
+
+    Raises:
+        ConfigurationError: The key, base URL or an HTTP setting is unusable.
+    """
+    http = resolve_http("stripe", explicit=pop_http_overrides(given))
+    return client_from_config(http=http, **given)
+
+
 @with_config(sections=("sources", "stripe"))
-def make_client(
+def client_from_config(
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
     stripe_account: Optional[str] = None,
     stripe_version: str = STRIPE_VERSION,
-    rate_limit: Optional[float] = None,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 60.0,
-    max_attempts: int = 8,
-    retry_budget: int = 1000,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 30.0,
-    breaker_failure_threshold: int = 5,
-    breaker_recovery_timeout: float = 30.0,
+    *,
+    http: HttpConfiguration,
 ) -> StripeClient:
-    """Builds a Stripe client on the shared resilience kit from ``sources.stripe.*``.
-
-    Every argument resolves from dlt config, secrets or the environment
-    (``SOURCES__STRIPE__API_KEY``, ``SOURCES__STRIPE__BASE_URL``...) unless passed.
+    """Builds the client from the connection settings and resolved HTTP settings.
 
     Args:
         api_key: Secret or restricted key (``sources.stripe.api_key``).
         base_url: API root; any Stripe-compatible server.
         stripe_account: Connected account to act on (``Stripe-Account`` header).
         stripe_version: Pinned API version (``Stripe-Version`` header).
-        rate_limit: Requests per second; Stripe's limit for the key's mode by default,
-            0 for no proactive limit (429s and rate-limit headers are still obeyed).
-        connect_timeout: Seconds to wait for a connection.
-        read_timeout: Seconds to wait for a response.
-        max_attempts: Attempts per request before giving up.
-        retry_budget: Retries allowed across the whole run.
-        backoff_base: First retry delay in seconds (doubles each attempt, jittered).
-        backoff_cap: Longest delay between two attempts.
-        breaker_failure_threshold: Consecutive failures that open the circuit.
-        breaker_recovery_timeout: Seconds an open circuit waits before a trial call.
+        http: Timeouts, retries, breaker and rate limit (``sources.stripe.*``).
 
     Returns:
-        A client whose session carries the shared limiter, breaker, budget and stats.
+        The client.
 
     Raises:
         ConfigurationError: The key or base URL is unusable.
@@ -441,19 +446,9 @@ def make_client(
             f"sources.stripe.base_url must start with http:// or https://, got {base_url!r}"
         )
     global_redactor().add_secret(api_key)
-    settings = HttpSettings(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        max_attempts=max_attempts,
-        retry_budget=retry_budget,
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        breaker_failure_threshold=breaker_failure_threshold,
-        breaker_recovery_timeout=breaker_recovery_timeout,
-        should_retry_header=SHOULD_RETRY_HEADER,
-    )
+    settings = http.to_settings(should_retry_header=SHOULD_RETRY_HEADER)
     session = build_session(
-        api_key=api_key, base_url=base_url, rate_limit=rate_limit, settings=settings
+        api_key=api_key, base_url=base_url, rate_limit=http.rate_limit, settings=settings
     )
     return StripeClient(
         base_url=base_url,

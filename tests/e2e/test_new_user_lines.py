@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,135 @@ def test_a_run_is_quiet_by_default_and_pure_json_when_asked(project: Path) -> No
     assert failed.returncode == 1 and failed.stdout == ""
     error = json.loads(failed.stderr.strip())
     assert error["level"] == "ERROR" and error["message"].startswith("unknown destination")
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound, then released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def no_servicenow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ServiceNow setting leaks in from the developer's environment."""
+    for key in [k for k in os.environ if k.startswith("SOURCES__SERVICENOW__")]:
+        monkeypatch.delenv(key)
+
+
+@pytest.mark.parametrize(
+    ("script", "env", "expected"),
+    [
+        pytest.param(
+            "stripe.py",
+            {"SOURCES__STRIPE__RATE_LIMIT": "fast"},
+            "error: sources.stripe.rate_limit 'fast' is not a number: set a number of "
+            "requests per second (SOURCES__STRIPE__RATE_LIMIT)",
+            id="stripe-rate-limit-not-a-number",
+        ),
+        pytest.param(
+            "stripe.py",
+            {"SOURCES__STRIPE__MAX_ATTEMPTS": "many"},
+            "error: sources.stripe.max_attempts 'many' is not a whole number: set a whole "
+            "number of attempts (SOURCES__STRIPE__MAX_ATTEMPTS)",
+            id="stripe-max-attempts-not-a-whole-number",
+        ),
+        pytest.param(
+            "servicenow.py",
+            {"SOURCES__SERVICENOW__READ_TIMEOUT": "slow"},
+            "error: sources.servicenow.read_timeout 'slow' is not a number: set a number of "
+            "seconds (SOURCES__SERVICENOW__READ_TIMEOUT)",
+            id="servicenow-read-timeout-not-a-number",
+        ),
+        pytest.param(
+            "servicenow.py",
+            {"SOURCES__SERVICENOW__PAGE_SIZE": "big"},
+            "error: page_size 'big' is not a whole number: set a whole number "
+            "(in .dlt/config.toml or the environment)",
+            id="servicenow-page-size-not-a-whole-number",
+        ),
+        pytest.param(
+            "salesforce.py",
+            {"SOURCES__SALESFORCE__RATE_LIMIT": "fast"},
+            "error: sources.salesforce.rate_limit 'fast' is not a number: set a number of "
+            "requests per second (SOURCES__SALESFORCE__RATE_LIMIT)",
+            id="salesforce-rate-limit-not-a-number",
+        ),
+        pytest.param(
+            "servicenow.py",
+            {},
+            "error: ServiceNow instance missing: set sources.servicenow.base_url "
+            "(https://<instance>.service-now.com) in .dlt/config.toml or "
+            "SOURCES__SERVICENOW__BASE_URL",
+            id="servicenow-no-instance",
+        ),
+        pytest.param(
+            "servicenow.py",
+            {"SOURCES__SERVICENOW__BASE_URL": "https://dev1.service-now.com"},
+            "error: ServiceNow credentials missing: set sources.servicenow.credentials.username, "
+            "sources.servicenow.credentials.password (basic auth) in .dlt/secrets.toml or "
+            "SOURCES__SERVICENOW__CREDENTIALS__USERNAME, "
+            "SOURCES__SERVICENOW__CREDENTIALS__PASSWORD",
+            id="servicenow-no-credentials",
+        ),
+        pytest.param(
+            "servicenow.py",
+            {
+                "SOURCES__SERVICENOW__BASE_URL": "https://dev1.service-now.com",
+                "SOURCES__SERVICENOW__CREDENTIALS__CLIENT_ID": "abc",
+            },
+            "error: ServiceNow credentials missing: set "
+            "sources.servicenow.credentials.client_secret (oauth_client_credentials auth) in "
+            ".dlt/secrets.toml or SOURCES__SERVICENOW__CREDENTIALS__CLIENT_SECRET",
+            id="servicenow-oauth-without-secret",
+        ),
+    ],
+)
+def test_a_bad_or_missing_connector_setting_is_one_line_naming_its_key(
+    project: Path, no_servicenow: None, script: str, env: dict[str, str], expected: str
+) -> None:
+    result = run(project, script=script, **env)
+    assert result.returncode == 1
+    assert last_error_line(result.stderr) == expected
+
+
+FAST_RETRIES = {"BACKOFF_BASE": "0.001", "BACKOFF_CAP": "0.001"}
+
+
+@pytest.mark.parametrize(
+    ("script", "section", "extra"),
+    [
+        pytest.param("stripe.py", "STRIPE", {"MAX_ATTEMPTS": "2"}, id="stripe-retries-spent"),
+        # More attempts than the breaker's threshold: the run ends on the open circuit.
+        pytest.param(
+            "stripe.py",
+            "STRIPE",
+            {"MAX_ATTEMPTS": "4", "BREAKER_FAILURE_THRESHOLD": "2"},
+            id="stripe-circuit-open",
+        ),
+        pytest.param(
+            "servicenow.py",
+            "SERVICENOW",
+            {
+                "MAX_ATTEMPTS": "4",
+                "BREAKER_FAILURE_THRESHOLD": "2",
+                "CREDENTIALS__USERNAME": "admin",
+                "CREDENTIALS__PASSWORD": "pw",
+            },
+            id="servicenow-circuit-open",
+        ),
+    ],
+)
+def test_an_unreachable_host_is_named_not_the_open_circuit(
+    project: Path, no_servicenow: None, script: str, section: str, extra: dict[str, str]
+) -> None:
+    port = closed_port()
+    settings = {"BASE_URL": f"http://127.0.0.1:{port}", **FAST_RETRIES, **extra}
+    env = {f"SOURCES__{section}__{key}": value for key, value in settings.items()}
+    result = run(project, script=script, **env)
+    assert result.returncode == 1
+    assert last_error_line(result.stderr) == (
+        f"error: cannot reach 127.0.0.1:{port}: Connection refused "
+        f"(check sources.{section.lower()}.base_url and the network)"
+    )
