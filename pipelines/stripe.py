@@ -47,6 +47,12 @@ from pipelines.common import (  # noqa: E402
     run_reporting_errors,
     setup_logging,
 )
+from pipelines.flags import (  # noqa: E402
+    add_progress_flag,
+    add_resources_flag,
+    add_staging_flag,
+    name_list,
+)
 from pipelines.identity import check_account  # noqa: E402
 from pipelines.stripe_endpoint import (  # noqa: E402
     PIPELINE_NAME,
@@ -59,7 +65,6 @@ from pipelines.user_errors import start_date_notice  # noqa: E402
 from sources.kit.destinations import loader_file_format  # noqa: E402
 from sources.kit.ledger import SyncMonitor, run_with_ledger  # noqa: E402
 from sources.kit.mapping import RecordSpool, tee_mapped_resources  # noqa: E402
-from sources.kit.progress import PROGRESS_KINDS  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, stripe_source  # noqa: E402
 from sources.stripe.canonical import (  # noqa: E402
@@ -81,7 +86,7 @@ logger = logging.getLogger("sluice.pipeline.stripe")
 
 def resource_list(text: str) -> list[str]:
     """``--resources``: known names only, so a typo stops before any run is ledgered."""
-    names = [r.strip() for r in text.split(",") if r.strip()]
+    names = name_list(text)
     unknown = [n for n in names if n not in RESOURCE_NAMES]
     if unknown:
         raise argparse.ArgumentTypeError(
@@ -113,10 +118,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="dlt destination name: duckdb (default), postgres, filesystem, snowflake, "
         "bigquery, motherduck, clickhouse, databricks, ... (configured through dlt config)",
     )
-    parser.add_argument(
-        "--resources",
-        type=resource_list,
-        help=f"comma-separated subset of: {','.join(RESOURCE_NAMES)}",
+    add_resources_flag(
+        parser, f"comma-separated subset of: {','.join(RESOURCE_NAMES)}", parse=resource_list
     )
     parser.add_argument(
         "--pipeline-name",
@@ -129,21 +132,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="drop the selected resources' tables and state (all of this source's with "
         "every resource), then load them again",
     )
-    parser.add_argument(
-        "--progress",
-        nargs="?",
-        const="log",
-        default=None,
-        choices=PROGRESS_KINDS,
-        help="show extraction/normalize/load progress (default kind: log)",
-    )
+    add_progress_flag(parser)
     parser.add_argument("--start-date", help="only objects created on or after (ISO 8601)")
-    parser.add_argument(
-        "--staging",
-        choices=["filesystem"],
-        help="stage load files in a bucket first (destination.filesystem.bucket_url); "
-        "how Snowflake, BigQuery, Databricks and ClickHouse load large volumes",
-    )
+    add_staging_flag(parser)
     parser.add_argument(
         "--table-format",
         choices=["delta"],

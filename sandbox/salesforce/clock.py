@@ -1,24 +1,8 @@
-"""A clock tests move by hand, to age the recycle bin and query locators."""
+"""The clock tests move by hand to age the recycle bin and query locators (the emulators'
+shared one)."""
 
 from __future__ import annotations
 
-import threading
-import time
+from ..clock import ManualClock
 
-
-class ManualClock:
-    """Unix seconds that only move when told (thread-safe); starts at the real time."""
-
-    def __init__(self, start: float | None = None) -> None:
-        """Starts at ``start`` (now when omitted)."""
-        self._now = float(time.time() if start is None else start)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        """Moves the clock forward."""
-        with self._lock:
-            self._now += seconds
+__all__ = ["ManualClock"]

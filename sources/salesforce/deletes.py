@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sources.kit.redact import global_redactor
-
 from .codes import ReplicationDateInvalid
 from .helpers import (
     CURSOR_FIELD,
@@ -45,7 +43,7 @@ from .helpers import (
     parse_sf_datetime,
     shape_row,
 )
-from .loaded import loaded_object
+from .loaded import loaded_object, warn_unreadable
 from .locators import resumable_pages
 
 logger = logging.getLogger("sluice.salesforce")
@@ -156,14 +154,8 @@ def deleted_rows(
             ids = sorted(set(wanted) - skip)
             loaded = table.rows(ids) if ids else []
     except Exception as exc:  # noqa: BLE001 - a failed comparison must not fail the load
-        first = global_redactor().redact_text(str(exc)).splitlines()[:1]
-        logger.warning(
-            "salesforce %s: could not read the loaded rows to mark deletes (%s: %s); purged "
-            "deletes stay live until the next re-list",
-            spec.resource,
-            type(exc).__name__,
-            first[0] if first else "",
-            extra={"resource": spec.resource},
+        warn_unreadable(
+            spec, exc, "to mark deletes", "purged deletes stay live until the next re-list"
         )
         return None
     rows = []

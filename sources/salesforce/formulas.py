@@ -24,7 +24,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sources.kit.errors import ConfigurationError
-from sources.kit.redact import global_redactor
 
 from .helpers import (
     CURSOR_FIELD,
@@ -35,7 +34,7 @@ from .helpers import (
     parse_sf_datetime,
     without_formulas,
 )
-from .loaded import loaded_object
+from .loaded import loaded_object, warn_unreadable
 
 logger = logging.getLogger("sluice.salesforce")
 
@@ -141,14 +140,11 @@ def refreshed_rows(spec: ObjectSpec, run: RunContext, skip: set[str]) -> list[di
             changed = stale_ids(fresh, table.values(formulas), formulas, skip)
             rows = table.rows(changed) if changed else []
     except Exception as exc:  # noqa: BLE001 - a failed refresh must not fail the load
-        first = global_redactor().redact_text(str(exc)).splitlines()[:1]
-        logger.warning(
-            "salesforce %s: could not read the loaded rows to refresh formula fields "
-            "(%s: %s); they stay as loaded until the next refresh",
-            spec.resource,
-            type(exc).__name__,
-            first[0] if first else "",
-            extra={"resource": spec.resource},
+        warn_unreadable(
+            spec,
+            exc,
+            "to refresh formula fields",
+            "they stay as loaded until the next refresh",
         )
         return []
     merged = []

@@ -9,6 +9,7 @@ the kit's (``sources.kit.loaded``); this adds Salesforce's column names.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional
@@ -16,8 +17,11 @@ from typing import Any, Optional
 import dlt
 
 from sources.kit.loaded import destination_sql, has_loaded, live_keys, rows_by_key
+from sources.kit.redact import global_redactor
 
 from .helpers import DELETED_AT_COLUMN, DELETED_COLUMN, PRIMARY_KEY, ObjectSpec
+
+logger = logging.getLogger("sluice.salesforce")
 
 FETCH_CHUNK = 10_000
 """Rows fetched at a time."""
@@ -82,3 +86,24 @@ def loaded_object(spec: ObjectSpec) -> Iterator[Optional[LoadedObject]]:
         return
     with destination_sql(f"salesforce {spec.resource}") as client:
         yield None if client is None else LoadedObject(client, spec)
+
+
+def warn_unreadable(spec: ObjectSpec, exc: BaseException, purpose: str, outcome: str) -> None:
+    """One redacted warning: the loaded rows could not be read for ``purpose``.
+
+    Args:
+        spec: The object.
+        exc: What reading raised.
+        purpose: What they were read for (``to mark deletes``).
+        outcome: What happens instead (``purged deletes stay live until the next re-list``).
+    """
+    first = global_redactor().redact_text(str(exc)).splitlines()[:1]
+    logger.warning(
+        "salesforce %s: could not read the loaded rows %s (%s: %s); %s",
+        spec.resource,
+        purpose,
+        type(exc).__name__,
+        first[0] if first else "",
+        outcome,
+        extra={"resource": spec.resource},
+    )
