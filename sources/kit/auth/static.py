@@ -1,4 +1,10 @@
-"""Credentials that never change during a run: API keys, bearer tokens, HTTP Basic."""
+"""Credentials that never change during a run: dlt's API key, bearer and Basic auths, checked.
+
+dlt's classes (``dlt.sources.helpers.rest_client.auth``) send the credential; these
+subclasses add what a sluice connector needs on top: an empty value is refused with one
+line, the secret is registered with the redactor before any request can log it, and an
+API key in the query replaces an earlier value instead of being sent twice.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,8 @@ import base64
 from typing import Literal
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth, BearerTokenAuth, HttpBasicAuth
 from requests import PreparedRequest
-from requests.auth import AuthBase
 
 from ..errors import ConfigurationError
 from ..redact import global_redactor
@@ -15,7 +21,7 @@ from ..redact import global_redactor
 KeyLocation = Literal["header", "query"]
 
 
-class ApiKeyAuth(AuthBase):
+class ApiKeyAuth(APIKeyAuth):
     """Sends an API key in a header (``X-API-Key: <key>``) or a query parameter."""
 
     def __init__(self, key: str, name: str = "X-API-Key", location: KeyLocation = "header") -> None:
@@ -36,23 +42,17 @@ class ApiKeyAuth(AuthBase):
         if location not in ("header", "query"):
             raise ConfigurationError(f"API key location must be header or query, not {location!r}")
         global_redactor().add_secret(key)
-        self._key = key
-        self.name = name
-        self.location = location
-
-    def __repr__(self) -> str:
-        return f"ApiKeyAuth(name={self.name!r}, location={self.location!r})"
+        super().__init__(name=name, api_key=key, location=location)
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        """Adds the key to the request."""
+        """Adds the key to the request (a query key replaces an earlier one)."""
         if self.location == "header":
-            request.headers[self.name] = self._key
-        else:
-            request.url = _with_query_param(request.url or "", self.name, self._key)
+            return super().__call__(request)
+        request.url = _with_query_param(request.url or "", self.name, self.api_key)
         return request
 
 
-class BearerAuth(AuthBase):
+class BearerAuth(BearerTokenAuth):
     """Sends ``Authorization: Bearer <token>`` (Stripe accepts its secret key this way)."""
 
     def __init__(self, token: str) -> None:
@@ -67,18 +67,10 @@ class BearerAuth(AuthBase):
         if not token:
             raise ConfigurationError("bearer token is empty: set the source's token")
         global_redactor().add_secret(token)
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "BearerAuth(token=***)"
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        """Sets the ``Authorization`` header."""
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
+        super().__init__(token=token)
 
 
-class BasicAuth(AuthBase):
+class BasicAuth(HttpBasicAuth):
     """HTTP Basic auth; Stripe uses the secret key as username with an empty password."""
 
     def __init__(self, username: str, password: str = "") -> None:
@@ -96,21 +88,9 @@ class BasicAuth(AuthBase):
         redactor = global_redactor()
         redactor.add_secret(username)
         redactor.add_secret(password)
-        self._username = username
-        self._password = password
-        redactor.add_secret(self._encoded())
-
-    def __repr__(self) -> str:
-        return "BasicAuth(username=***, password=***)"
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        """Sets ``Authorization: Basic base64(username:password)``."""
-        request.headers["Authorization"] = f"Basic {self._encoded()}"
-        return request
-
-    def _encoded(self) -> str:
-        raw = f"{self._username}:{self._password}".encode()
-        return base64.b64encode(raw).decode("ascii")
+        # The header value itself, in case a proxy or a debug log echoes it.
+        redactor.add_secret(base64.b64encode(f"{username}:{password}".encode()).decode("ascii"))
+        super().__init__(username=username, password=password)
 
 
 def _with_query_param(url: str, name: str, value: str) -> str:
