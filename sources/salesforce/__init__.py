@@ -12,19 +12,17 @@ query whose locator dies is re-issued from the last loaded record (``locators.py
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Optional
 
 import dlt
-from dlt.extract.resource import DltResource
 
+from sources.kit.connector import make_guard, make_resource, start_run
 from sources.kit.deadletters import contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.first_sync import parse_start
 from sources.kit.monitor import SyncMonitor
-from sources.kit.run_tracking import watch as watch_run
 from sources.kit.settings import ListSetting, str_list
 
 from .client import SalesforceClient, make_client
@@ -37,7 +35,6 @@ from .helpers import (
     changed_pages,
     column_hints,
     is_new,
-    make_guard,
     newest_cursor,
     object_spec,
     query_start,
@@ -52,6 +49,8 @@ from .settings import (
     DEFAULT_RECONCILE_HOURS,
     LOOKBACK_S,
 )
+from .spec import SPEC
+from .types import DecimalFitValidator
 
 logger = logging.getLogger("sluice.salesforce")
 
@@ -99,44 +98,30 @@ def salesforce_source(
     Returns:
         One resource per object, named after it in lower case (``account``).
     """
-    names = select_objects(str_list(objects, "sources.salesforce.objects"))
+    names = select_objects(str_list(objects, SPEC.resources_setting))
     start = parse_start(start_date, "sources.salesforce.start_date")
     client = client or make_client()
-    run_id = run_id or uuid.uuid4().hex
     mode = check_mode(formula_fields)
+    specs = [
+        loaded_spec(object_spec(client.describe(name, label=name.lower())), mode) for name in names
+    ]
+    ledger = start_run(SPEC, client, [s.resource for s in specs], run_id=run_id, monitor=monitor)
     run = RunContext(
-        client,
-        run_id,
-        monitor or SyncMonitor("salesforce", run_id),
-        lookback_s,
-        bulk_threshold,
+        ledger.run_id,
+        ledger.monitor,
+        client=client,
+        lookback_s=lookback_s,
+        bulk_threshold=bulk_threshold,
         formula_fields=mode,
         formula_refresh_hours=formula_refresh_interval_hours,
         reconcile_hours=reconcile_interval_hours,
     )
-    # Whoever runs the source (Dagster, Airflow, a notebook) leaves _sync_runs rows.
-    # A stand-in client without a session (tests, user code) only loses request counts.
-    run.monitor.http_session = getattr(client, "session", None)
-    watch_run(run.monitor)
-    specs = [
-        loaded_spec(object_spec(client.describe(name, label=name.lower())), mode) for name in names
+    return [
+        make_resource(
+            spec.declaration(), object_records(spec, run, start), columns=column_hints(spec)
+        )
+        for spec in specs
     ]
-    run.monitor.expect(spec.resource for spec in specs)
-    return [make_resource(spec, run, start) for spec in specs]
-
-
-def make_resource(
-    spec: ObjectSpec, run: RunContext, start: Optional[datetime] = None
-) -> DltResource:
-    """The merge resource of one sObject, with describe-typed columns."""
-    return dlt.resource(
-        object_records(spec, run, start),
-        name=spec.resource,
-        write_disposition="merge",
-        primary_key=PRIMARY_KEY,
-        columns=column_hints(spec),
-        parallelized=True,
-    )
 
 
 def object_records(
@@ -145,7 +130,14 @@ def object_records(
     """Every record (changed since ``start``) on the first run; changes and deletions
     since the cursor after."""
     state = dlt.current.resource_state(spec.resource)
-    guard = make_guard(spec, run.run_id)
+    guard = make_guard(
+        SPEC,
+        spec.declaration(),
+        run.run_id,
+        columns=column_hints(spec),
+        validator_type=DecimalFitValidator,
+        decimals=spec.decimals,
+    )
     cursor: Optional[str] = state.get("modstamp_cursor")
     run.monitor.cursor(spec.resource, before=cursor)
     since = query_start(cursor, run.lookback_s)

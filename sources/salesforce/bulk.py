@@ -26,7 +26,7 @@ from typing import Any
 
 from sources.kit.errors import FatalError
 
-from .client import SalesforceClient, raise_for_salesforce
+from .client import SalesforceClient
 from .settings import BULK_MAX_RECORDS, BULK_MAX_WAIT_S, BULK_POLL_INTERVAL_S, data_path
 
 logger = logging.getLogger("sluice.salesforce")
@@ -102,7 +102,7 @@ class BulkQuery:
                 return
 
     def _hooks(self) -> dict[str, Any]:
-        return {"response": [raise_for_salesforce, self.client.budget]}
+        return {"response": self.client.response_hooks()}
 
     def _create(self, soql: str, label: str, include_deleted: bool) -> str:
         body = {
@@ -124,9 +124,7 @@ class BulkQuery:
         """Polls until the job completes; the delimiter character it declares."""
         deadline = self.clock() + self.max_wait_s
         while True:
-            response = self.client.rest_client(label).get(
-                f"{data_path()}/jobs/query/{job_id}", hooks=self._hooks()
-            )
+            response = self.client.get(f"{data_path()}/jobs/query/{job_id}", label=label)
             info = response.json()
             state = str(info.get("state"))
             if state in DONE_STATES:

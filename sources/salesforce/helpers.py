@@ -8,20 +8,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-import dlt
 from dlt.common.schema.typing import TColumnSchema
 
-from sources.kit.deadletters import RecordGuard
+from sources.kit.connector import ConnectorRun, ResourceSpec, select_names
 from sources.kit.errors import ConfigurationError
-from sources.kit.monitor import SyncMonitor
 
 from .bulk import BulkJobEnded, BulkQuery
 from .client import SalesforceClient
 from .locators import resumable_pages
-from .settings import COMPOUND_TYPES, CURSOR_FIELD, DEFAULT_OBJECTS, DELETED_FLAG, TYPE_MAP
+from .settings import COMPOUND_TYPES, CURSOR_FIELD, DELETED_FLAG, PRIMARY_KEY, TYPE_MAP
+from .spec import SPEC, object_resource
 from .types import (
     FALLBACK_DIGITS,
-    DecimalFitValidator,
     Digits,
     decimal_column,
     digits_of,
@@ -30,8 +28,6 @@ from .types import (
 
 logger = logging.getLogger("sluice.salesforce")
 
-SOURCE_NAME = "salesforce"
-PRIMARY_KEY = "Id"
 DELETED_COLUMN = "deleted"
 """Set on every row: true once the record was seen deleted (recycle bin, delete log, or
 missing from a full re-list)."""
@@ -70,6 +66,10 @@ class ObjectSpec:
     def deletable(self) -> bool:
         """Whether records go to the recycle bin (``IsDeleted`` exists)."""
         return DELETED_FLAG in self.types
+
+    def declaration(self) -> ResourceSpec:
+        """The object as the kit's resource declaration (columns: :func:`column_hints`)."""
+        return object_resource(self.resource, deletable=self.deletable)
 
 
 def object_spec(describe: Mapping[str, Any]) -> ObjectSpec:
@@ -255,46 +255,23 @@ def select_objects(names: Optional[Sequence[str]]) -> list[str]:
     Raises:
         ConfigurationError: A name is not a Salesforce API name.
     """
-    chosen = list(dict.fromkeys(n.strip() for n in (names or DEFAULT_OBJECTS) if n.strip()))
+    # Any API name loads (open-ended), so the kit only dedupes; every bad name is listed.
+    chosen = select_names(SPEC, names, check=str)
     invalid = [n for n in chosen if not n.replace("_", "").isalnum()]
     if invalid or not chosen:
         raise ConfigurationError(
-            f"sources.salesforce.objects holds invalid object name(s) {invalid}: use API "
+            f"{SPEC.resources_setting} holds invalid object name(s) {invalid}: use API "
             "names such as Account, Contact, My_Object__c"
         )
     return chosen
 
 
-def make_guard(spec: ObjectSpec, run_id: str) -> RecordGuard:
-    """Routes records that cannot be loaded as described to ``_dead_letters``."""
-    validator = DecimalFitValidator(
-        decimals=spec.decimals,
-        primary_key=(PRIMARY_KEY,),
-        columns=column_hints(spec),
-        schema_getter=dlt.current.source_schema,
-        table_name=spec.resource,
-        required=(CURSOR_FIELD,),
-    )
-    return RecordGuard(
-        source=SOURCE_NAME,
-        resource=spec.resource,
-        table_name=spec.resource,
-        validator=validator,
-        mapper=None,
-        run_id=run_id,
-        primary_key=(PRIMARY_KEY,),
-        write_disposition="merge",
-    )
-
-
 @dataclass(frozen=True)
-class RunContext:
-    """What every resource of one run shares.
+class RunContext(ConnectorRun):
+    """What every resource of one run shares: the kit's run id and ledger, and Salesforce's.
 
     Attributes:
         client: The Salesforce client.
-        run_id: Id of the run (dead letters, ledger).
-        monitor: Run ledger counters.
         lookback_s: Seconds incremental queries re-read before the cursor.
         bulk_threshold: Read with Bulk API 2.0 above this many matching records
             (0: never).
@@ -305,8 +282,6 @@ class RunContext:
     """
 
     client: SalesforceClient
-    run_id: str
-    monitor: SyncMonitor
     lookback_s: int
     bulk_threshold: int = 0
     formula_fields: str = "refresh"

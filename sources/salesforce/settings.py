@@ -20,6 +20,9 @@ DEFAULT_AUDIENCE = "https://login.salesforce.com"
 DEFAULT_OBJECTS: tuple[str, ...] = ("Account", "Contact", "Lead", "Opportunity", "User")
 """sObjects loaded unless ``sources.salesforce.objects`` says otherwise."""
 
+PRIMARY_KEY = "Id"
+"""Every sObject's key (the merge key)."""
+
 CURSOR_FIELD = "SystemModstamp"
 """Changes are found by this audit field (indexed, moves on every system change)."""
 

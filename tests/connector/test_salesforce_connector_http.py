@@ -11,6 +11,7 @@ import pytest
 from sandbox.salesforce import SalesforceSandbox
 from sources.kit.errors import AuthenticationError, FatalError
 from sources.kit.http import HttpSettings
+from sources.kit.ratelimit import SalesforceLimitInfoReader
 from sources.salesforce.auth import SalesforceCredentials
 from sources.salesforce.budget import ApiBudgetExceededError
 from sources.salesforce.client import ClientOptions, SalesforceClient, connect
@@ -87,7 +88,7 @@ def test_token_expiry_mid_sync_renews_once_and_loses_nothing(
 
     assert len(loaded) == len(set(loaded)) == len(salesforce_sandbox.store.live("Contact"))
     assert salesforce_sandbox.api.statuses[401] == 1
-    assert client.auth.tokens_fetched == 2  # type: ignore[attr-defined]
+    assert client.auth.tokens_fetched == 2  # type: ignore[union-attr]
 
 
 def test_a_storm_of_over_limit_403s_is_retried_with_backoff(
@@ -129,6 +130,17 @@ def test_budget_share_stops_the_sync_with_a_clear_message(
     assert salesforce_sandbox.api.api_used == 50  # stopped after the answer that crossed it
 
 
+def test_the_limiter_trickles_from_the_share_the_budget_guard_stops_at(
+    salesforce_sandbox: SalesforceSandbox,
+) -> None:
+    client = client_for(salesforce_sandbox, Sleeps(), share=0.6)
+    limiter = client.session.rate_limiter
+    assert limiter is not None
+    readers = limiter.budget_readers
+    assert [type(r) for r in readers] == [SalesforceLimitInfoReader]
+    assert readers[0].threshold_share == client.budget.max_share == 0.6
+
+
 def test_refused_assertion_names_the_setting(salesforce_sandbox: SalesforceSandbox) -> None:
     values = {**salesforce_sandbox.jwt_credentials(), "subject": ""}
     with pytest.raises(Exception, match="sources.salesforce.credentials.subject"):
@@ -152,7 +164,7 @@ def test_secrets_stay_out_of_logs_and_errors(
     with pytest.raises(FatalError) as caught:
         ids(client)
 
-    token = client.auth.token().access_token  # type: ignore[attr-defined]
+    token = client.auth.token().access_token  # type: ignore[union-attr]
     key_lines = [ln for ln in sandbox.keys.private_pem.splitlines() if not ln.startswith("-----")]
     text = caplog.text + str(caught.value)
     assert token not in text

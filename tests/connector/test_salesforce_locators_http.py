@@ -59,7 +59,7 @@ def test_an_expired_locator_is_re_issued_without_losing_or_doubling_records(
     sandbox = salesforce_sandbox_factory(now=clock, locator_policy=policy)
     client = client_for(sandbox, tmp_path)
     spec = object_spec(client.describe("Contact", label="contact"))
-    run = RunContext(client, "run-1", SyncMonitor("salesforce", "run-1"), lookback_s=0)
+    run = RunContext("run-1", SyncMonitor("salesforce", "run-1"), client=client, lookback_s=0)
     pages = changed_pages(spec, run, since=None)
 
     seen = [r["Id"] for r in next(pages)]
@@ -83,7 +83,7 @@ def test_a_locator_dying_after_every_page_still_reads_each_record_once(
     sandbox = salesforce_sandbox_factory(locator_policy=LocatorPolicy(max_open=0))
     client = client_for(sandbox, tmp_path)
     spec = object_spec(client.describe("Contact", label="contact"))
-    run = RunContext(client, "run-1", SyncMonitor("salesforce", "run-1"), lookback_s=0)
+    run = RunContext("run-1", SyncMonitor("salesforce", "run-1"), client=client, lookback_s=0)
 
     seen = [r["Id"] for page in changed_pages(spec, run, since=None) for r in page]
 

@@ -58,7 +58,8 @@ class FakeClient:
 
 
 def run_with(client: Any) -> RunContext:
-    return RunContext(client, "run", SyncMonitor("salesforce", "run"), 0, now=lambda: NOW)
+    monitor = SyncMonitor("salesforce", "run")
+    return RunContext("run", monitor, client=client, lookback_s=0, now=lambda: NOW)
 
 
 ACCOUNT = object_spec(

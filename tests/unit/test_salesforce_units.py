@@ -14,7 +14,7 @@ from sources.kit.mapping.transforms import TransformContext, TransformError
 from sources.salesforce.auth import InstanceUrlRecorder, SalesforceCredentials
 from sources.salesforce.budget import ApiBudgetExceededError, BudgetGuard
 from sources.salesforce.canonical import salesforce_mappings, sf_datetime_to_timestamp
-from sources.salesforce.client import SalesforceRetryDecider, raise_for_salesforce
+from sources.salesforce.errors import SalesforceRetryDecider, raise_for_salesforce
 from sources.salesforce.helpers import (
     build_count_soql,
     build_soql,

@@ -61,6 +61,8 @@ def make_guard(
     columns: Optional[Mapping[str, TColumnSchema]] = None,
     validator: Optional[RecordValidator] = None,
     write_disposition: Optional[str] = None,
+    validator_type: type[RecordValidator] = RecordValidator,
+    **checks: Any,
 ) -> RecordGuard:
     """Routes records that cannot be loaded as declared to ``_dead_letters``.
 
@@ -69,8 +71,12 @@ def make_guard(
         resource: The resource (key, cursor and required fields, column hints).
         run_id: Identifier of the run, stored with each dead letter.
         columns: Column hints known only at run time (from a describe call).
-        validator: A validator with provider-specific checks instead of the kit's.
+        validator: A ready validator instead of the one built from the resource.
         write_disposition: Another disposition than the resource's (columnar merge).
+        validator_type: A subclass of the kit's validator with provider checks on top
+            (Salesforce's decimals fitting their column).
+        **checks: Further validator arguments (``strict_types``, ``check_columns``, or
+            what ``validator_type`` adds).
 
     Returns:
         The guard.
@@ -78,12 +84,13 @@ def make_guard(
     required = tuple(
         dict.fromkeys((*((resource.cursor,) if resource.cursor else ()), *resource.required))
     )
-    checker = validator or RecordValidator(
+    checker = validator or validator_type(
         primary_key=resource.primary_key,
         columns=columns if columns is not None else resource.columns,
         schema_getter=dlt.current.source_schema,
         table_name=resource.name,
         required=required,
+        **checks,
     )
     return RecordGuard(
         source=spec.name,
