@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import dlt
 import pendulum
@@ -21,36 +20,34 @@ from dlt.extract.resource import DltResource
 
 from sources.kit.backfill import StreamGovernor
 from sources.kit.columnar import ArrowPages, ColumnarStep, add_columnar_step
+from sources.kit.connector import ConnectorRun, select_names, start_run
+from sources.kit.connector import make_resource as kit_make_resource
 from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page, gather_pages
 from sources.kit.errors import ConfigurationError
 from sources.kit.monitor import SyncMonitor
-from sources.kit.run_tracking import watch as watch_run
 from sources.kit.settings import ListSetting, str_list
 
 from .client import StripeClient, make_client
-from .events import is_deletable
 from .helpers import (
     ChangeFeed,
     Listing,
-    RunContext,
-    column_hints,
     events_cursor_expired,
     iter_change_rows,
     make_guard,
     parse_start_date,
-    select_resources,
     shape_live_object,
     stream_cap,
 )
 from .relist import ListedIds, sweep_unlisted
-from .settings import BACKFILL_WORKERS, COLUMNAR_BATCH, RESOURCES, StripeResource
+from .settings import BACKFILL_WORKERS, COLUMNAR_BATCH, RESOURCES_BY_NAME, StripeResource
+from .spec import IMMUTABLE_CURSOR, SPEC, column_hints
 
 logger = logging.getLogger("sluice.stripe")
 
 __all__ = ["stripe_source", "make_client", "column_hints", "RESOURCE_NAMES"]
 
-RESOURCE_NAMES: tuple[str, ...] = tuple(r.name for r in RESOURCES)
+RESOURCE_NAMES: tuple[str, ...] = tuple(SPEC.resource_names())
 
 DEDUPLICATED_MERGE: TWriteDispositionConfig = {
     "disposition": "merge",
@@ -98,15 +95,11 @@ def stripe_source(
     Returns:
         The selected resources.
     """
-    selected = select_resources(str_list(resources, "sources.stripe.resources"))
+    names = select_names(SPEC, str_list(resources, SPEC.resources_setting))
+    selected = [RESOURCES_BY_NAME[name] for name in names]
     check_table_format(table_format)
     client = client or make_client()
-    run_id = run_id or uuid.uuid4().hex
-    run = RunContext(run_id=run_id, monitor=monitor or SyncMonitor("stripe", run_id))
-    run.monitor.expect(spec.name for spec in selected)
-    # Whoever runs the source (Dagster, Airflow, a notebook) leaves _sync_runs rows.
-    run.monitor.http_session = client.session
-    watch_run(run.monitor)
+    run = start_run(SPEC, client, names, run_id=run_id, monitor=monitor)
     feed = ChangeFeed(client=client, now=(clock or time.time)())
     listing = Listing(
         client=client,
@@ -127,36 +120,30 @@ def make_resource(
     *,
     listing: Listing,
     feed: ChangeFeed,
-    run: RunContext,
+    run: ConnectorRun,
     columnar: bool = True,
     table_format: Optional[str] = None,
 ) -> DltResource:
     """Builds the dlt resource for one Stripe object type."""
     format_hint: Any = {"table_format": table_format} if table_format else {}
+    declared = SPEC.resource(spec.name)
     if spec.mutable:
         guard = make_guard(spec, run.run_id, "merge", columnar=columnar)
-        resource = dlt.resource(
+        resource = kit_make_resource(
+            declared,
             mutable_objects(spec, listing, feed, run, guard, columnar),
-            name=spec.name,
-            write_disposition=merge_disposition(columnar, table_format),
-            primary_key="id",
             columns=column_hints(spec),
-            parallelized=True,
+            write_disposition=merge_disposition(columnar, table_format),
             **format_hint,
         )
         if not columnar:
             return resource
         step = columnar_step(spec, guard, run, key_hash_ids=bool(table_format))
         return add_columnar_step(resource, step)
-    return dlt.resource(
-        immutable_objects(spec, listing, run),
-        name=spec.name,
-        write_disposition="append",
-        primary_key="id",
-        columns=column_hints(spec),
-        parallelized=True,
-        **format_hint,
-    )
+    # dlt takes a generator function too (its incremental argument is bound by dlt);
+    # the kit's make_resource is typed for generators only.
+    rows = cast(Iterator[Any], immutable_objects(spec, listing, run))
+    return kit_make_resource(declared, rows, columns=column_hints(spec), **format_hint)
 
 
 def check_table_format(table_format: Optional[str]) -> None:
@@ -181,7 +168,7 @@ def merge_disposition(columnar: bool, table_format: Optional[str]) -> TWriteDisp
 
 
 def columnar_step(
-    spec: StripeResource, guard: RecordGuard, run: RunContext, *, key_hash_ids: bool = False
+    spec: StripeResource, guard: RecordGuard, run: ConnectorRun, *, key_hash_ids: bool = False
 ) -> ColumnarStep:
     """Turns the resource's record pages into Arrow tables shaped as dlt would shape them."""
 
@@ -203,7 +190,7 @@ def mutable_objects(
     spec: StripeResource,
     listing: Listing,
     feed: ChangeFeed,
-    run: RunContext,
+    run: ConnectorRun,
     guard: RecordGuard,
     columnar: bool = True,
 ) -> Iterator[Any]:
@@ -222,7 +209,7 @@ def mutable_objects(
     if cursor is None:
         # A complete listing: what it no longer returns was deleted while no events were
         # read (deletes show only as events), so its ids are kept to compare afterwards.
-        listed = ListedIds() if is_deletable(spec.object_type) else None
+        listed = ListedIds() if "relist" in SPEC.resource(spec.name).deletes else None
         for batch, pages in gather_pages(listing.pages(spec, since=None), COLUMNAR_BATCH):
             if listed is not None:
                 listed.add(batch)
@@ -271,14 +258,14 @@ def mutable_objects(
 
 
 def immutable_objects(
-    spec: StripeResource, listing: Listing, run: RunContext
+    spec: StripeResource, listing: Listing, run: ConnectorRun
 ) -> Callable[..., Iterator[Any]]:
     """Appends objects created since the saved ``created`` cursor."""
     guard = make_guard(spec, run.run_id, "append")
 
     def objects(
         created: dlt.sources.incremental[int] = dlt.sources.incremental(
-            "created",
+            IMMUTABLE_CURSOR,
             initial_value=listing.start_ts or 0,
             on_cursor_value_missing="include",
         ),

@@ -1,47 +1,46 @@
 """HTTP access to the Stripe API: list pages, event feeds and the credential check.
 
-The connector only configures the shared resilience kit (rate limits, retries,
-circuit breaker, redaction, pagination); nothing here re-implements it.
+The kit builds the session (rate limits, retries, circuit breaker, redaction) and the
+per-resource RESTClient from :data:`~.spec.SPEC`; what stays here is Stripe's own: the
+key-mode rate limit, the pinned headers, single pages for the time-sliced listing,
+retrieves, the credential check and the account fingerprint.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Optional
-from urllib.parse import quote, urlparse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+from urllib.parse import quote
 
 import dlt
 import orjson
 from dlt.common.configuration.inject import with_config
-from dlt.sources.helpers.rest_client import RESTClient
-from requests import Response
 from requests.auth import AuthBase
 from requests.exceptions import JSONDecodeError as RequestsJSONDecodeError
 
 from sources.kit.auth import BearerAuth
 from sources.kit.backfill import SliceParams, StreamGovernor, TimeSlicedLister
-from sources.kit.circuit import CircuitRegistry
+from sources.kit.connector import (
+    ConnectorClient,
+    ConnectorSpec,
+    build_session,
+    check_base_url,
+    resolve_connector_http,
+)
 from sources.kit.errors import (
     AuthenticationError,
     ConfigurationError,
     FatalError,
     error_from_response,
 )
-from sources.kit.http import HttpSettings, ResilientSession
-from sources.kit.http_config import HttpConfiguration, pop_http_overrides, resolve_http
-from sources.kit.pagination import StartingAfterPaginator
-from sources.kit.ratelimit import RateLimit, RateLimiter
-from sources.kit.redact import Redactor, global_redactor
-from sources.kit.retry import RetryPolicy
+from sources.kit.http_config import HttpConfiguration
+from sources.kit.redact import global_redactor
 
+from .errors import not_json_error, raise_for_stripe
 from .settings import (
     DEFAULT_BASE_URL,
-    ENDPOINT_GROUPS,
     LIVE_RATE_LIMIT,
     NO_RATE_LIMIT,
     PAGE_SIZE,
@@ -49,6 +48,18 @@ from .settings import (
     STRIPE_VERSION,
     TEST_RATE_LIMIT,
 )
+from .spec import SPEC
+
+__all__ = [
+    "Page",
+    "StripeClient",
+    "key_mode",
+    "make_auth",
+    "make_client",
+    "not_json_error",
+    "raise_for_stripe",
+    "requests_per_second",
+]
 
 logger = logging.getLogger("sluice.stripe")
 
@@ -80,69 +91,6 @@ def requests_per_second(api_key: str, rate_limit: Optional[float]) -> float:
     return float(rate_limit) if rate_limit > 0 else NO_RATE_LIMIT
 
 
-def build_session(
-    *,
-    api_key: str,
-    base_url: str,
-    rate_limit: Optional[float] = None,
-    settings: Optional[HttpSettings] = None,
-    redactor: Optional[Redactor] = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    rng: Optional[random.Random] = None,
-) -> ResilientSession:
-    """Builds the one resilient session every Stripe resource of a run shares.
-
-    Args:
-        api_key: The secret key; registered with the redactor before anything is logged.
-        base_url: API root; its host is the only one credentials are sent to.
-        rate_limit: Requests per second; defaults to Stripe's limit for the key's mode,
-            0 for no proactive limit.
-        settings: Timeouts and retry settings; Stripe defaults when omitted.
-        redactor: Where secrets are registered; the process-wide one by default.
-        clock: Monotonic clock (injected in tests).
-        sleep: Sleep function (injected in tests).
-        rng: Randomness for jitter (injected in tests).
-
-    Returns:
-        The root session; resources use ``session.for_label(name)``.
-    """
-    redactor = redactor or global_redactor()
-    redactor.add_secret(api_key)
-    host = urlparse(base_url).hostname or ""
-    settings = settings or HttpSettings(should_retry_header=SHOULD_RETRY_HEADER)
-    if not settings.allowed_hosts:
-        settings.allowed_hosts = (host,)
-    if settings.should_retry_header is None:
-        settings.should_retry_header = SHOULD_RETRY_HEADER
-    per_second = requests_per_second(api_key, rate_limit)
-    limiter = RateLimiter(
-        default=RateLimit(per_second=per_second),
-        groups={
-            name: (pattern, RateLimit(per_second=min(limit, per_second)))
-            for name, (pattern, limit) in ENDPOINT_GROUPS.items()
-        },
-        clock=clock,
-        sleep=sleep,
-    )
-    rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-    return ResilientSession(
-        integration="stripe",
-        settings=settings,
-        rate_limiter=limiter,
-        breakers=CircuitRegistry(
-            failure_threshold=settings.breaker_failure_threshold,
-            recovery_timeout=settings.breaker_recovery_timeout,
-            clock=clock,
-        ),
-        retry_policy=RetryPolicy.from_settings(settings, rng),
-        redactor=redactor,
-        clock=clock,
-        sleep=sleep,
-        rng=rng,
-    )
-
-
 def stripe_headers(stripe_version: str, stripe_account: Optional[str]) -> dict[str, str]:
     """Headers every Stripe request carries (no credentials: those go through auth)."""
     headers = {"Stripe-Version": stripe_version}
@@ -152,8 +100,8 @@ def stripe_headers(stripe_version: str, stripe_account: Optional[str]) -> dict[s
 
 
 @dataclass
-class StripeClient:
-    """Lists Stripe objects through dlt's RESTClient on a resilient session.
+class StripeClient(ConnectorClient):
+    """Lists Stripe objects through the kit's per-resource RESTClient.
 
     Attributes:
         base_url: API root without ``/v1``.
@@ -164,28 +112,14 @@ class StripeClient:
         mode: ``live`` or ``test`` from the key's prefix (see :func:`key_mode`).
     """
 
-    base_url: str
-    session: ResilientSession
-    auth: AuthBase
+    spec: ClassVar[ConnectorSpec] = SPEC
     stripe_version: str = STRIPE_VERSION
     stripe_account: Optional[str] = None
     mode: Optional[str] = None
-    _clients: dict[str, RESTClient] = field(default_factory=dict, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def rest_client(self, label: str) -> RESTClient:
-        """Returns the RESTClient for one resource, with its own request counters."""
-        with self._lock:
-            if label not in self._clients:
-                self._clients[label] = RESTClient(
-                    base_url=self.base_url.rstrip("/"),
-                    headers=stripe_headers(self.stripe_version, self.stripe_account),
-                    auth=self.auth,
-                    paginator=StartingAfterPaginator(),
-                    data_selector="data",
-                    session=self.session.for_label(label),
-                )
-            return self._clients[label]
+    def headers(self) -> Mapping[str, str]:
+        """The pinned ``Stripe-Version`` and the connected account, if any."""
+        return stripe_headers(self.stripe_version, self.stripe_account)
 
     def list_pages(
         self,
@@ -205,9 +139,7 @@ class StripeClient:
             Each page's ``data`` list.
         """
         query: dict[str, Any] = {"limit": PAGE_SIZE, **(params or {})}
-        pages = self.rest_client(label).paginate(
-            path, params=query, hooks={"response": [raise_for_stripe]}
-        )
+        pages = self.paginate(path, label=label, params=query)
         while True:
             try:
                 page = next(pages)
@@ -222,8 +154,7 @@ class StripeClient:
 
     def fetch_page(self, path: str, *, label: str, params: Mapping[str, Any]) -> tuple[Page, bool]:
         """Fetches one list page; returns its objects and Stripe's ``has_more``."""
-        response = self.rest_client(label).get(path, params=dict(params))
-        raise_for_stripe(response)
+        response = self.get(path, label=label, params=params)
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
@@ -368,23 +299,6 @@ class StripeClient:
         }
 
 
-def not_json_error(path: str, response: Optional[Response]) -> FatalError:
-    """The error for a success answer whose body is not JSON (a proxy page, a cut body)."""
-    size = f" ({len(response.content)} bytes)" if response is not None else ""
-    return FatalError(
-        f"Stripe answered {path} with a body that is not JSON{size}: the API or a proxy in "
-        "between is misbehaving; nothing from this page was loaded, rerun once it is fixed",
-        response=response,
-        request_id=response.headers.get("Request-Id") if response is not None else None,
-    )
-
-
-def raise_for_stripe(response: Response, *args: Any, **kwargs: Any) -> None:
-    """RESTClient response hook: turns an error response into the kit's exception."""
-    if response.status_code >= 400:
-        raise error_from_response(response, global_redactor())
-
-
 def make_auth(api_key: str) -> AuthBase:
     """Stripe accepts the secret key as a Bearer token."""
     return BearerAuth(api_key)
@@ -409,7 +323,7 @@ def make_client(**given: Any) -> StripeClient:
     Raises:
         ConfigurationError: The key, base URL or an HTTP setting is unusable.
     """
-    http = resolve_http("stripe", explicit=pop_http_overrides(given))
+    http = resolve_connector_http(SPEC, given)
     return client_from_config(http=http, **given)
 
 
@@ -441,14 +355,13 @@ def client_from_config(
         raise ConfigurationError(
             "Stripe API key is empty: set sources.stripe.api_key (or SOURCES__STRIPE__API_KEY)"
         )
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"sources.stripe.base_url must start with http:// or https://, got {base_url!r}"
-        )
+    base_url = check_base_url(SPEC, base_url)
     global_redactor().add_secret(api_key)
-    settings = http.to_settings(should_retry_header=SHOULD_RETRY_HEADER)
     session = build_session(
-        api_key=api_key, base_url=base_url, rate_limit=http.rate_limit, settings=settings
+        SPEC,
+        base_url=base_url,
+        settings=http.to_settings(should_retry_header=SHOULD_RETRY_HEADER),
+        rate_limit=requests_per_second(api_key, http.rate_limit),
     )
     return StripeClient(
         base_url=base_url,

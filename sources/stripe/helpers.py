@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import dlt
 import pendulum
-from dlt.common.schema.typing import TColumnSchema
 
 from sources.kit.backfill import StreamGovernor
+from sources.kit.connector import make_guard as kit_make_guard
 from sources.kit.deadletters import RecordGuard
 from sources.kit.errors import ConfigurationError
-from sources.kit.monitor import SyncMonitor
 from sources.kit.validation import RecordValidator
 
 from .client import StripeClient
@@ -34,13 +33,12 @@ from .settings import (
     EVENT_RETENTION_MARGIN_S,
     EVENT_RETENTION_S,
     MAX_STREAMS,
-    RESOURCES,
-    RESOURCES_BY_NAME,
     RESOURCES_BY_OBJECT,
     STREAMS_PER_REQUEST_PER_S,
     STRIPE_EPOCH,
     StripeResource,
 )
+from .spec import SPEC, column_hints
 
 logger = logging.getLogger("sluice.stripe")
 
@@ -319,19 +317,6 @@ def stream_cap(client: StripeClient) -> int:
     return min(MAX_STREAMS, max(BACKFILL_WORKERS, math.ceil(rate * STREAMS_PER_REQUEST_PER_S)))
 
 
-def select_resources(names: Optional[Sequence[str]]) -> list[StripeResource]:
-    """Resolves resource names, rejecting unknown ones with the list of valid names."""
-    if not names:
-        return list(RESOURCES)
-    unknown = [n for n in names if n not in RESOURCES_BY_NAME]
-    if unknown:
-        raise ConfigurationError(
-            f"unknown Stripe resource(s) {', '.join(unknown)} in sources.stripe.resources; "
-            f"choose from: {', '.join(r.name for r in RESOURCES)}"
-        )
-    return [RESOURCES_BY_NAME[n] for n in names]
-
-
 def parse_start_date(start_date: Optional[str]) -> Optional[int]:
     """Turns ``sources.stripe.start_date`` into unix seconds."""
     if not start_date:
@@ -344,54 +329,25 @@ def parse_start_date(start_date: Optional[str]) -> Optional[int]:
         ) from exc
 
 
-def column_hints(spec: StripeResource) -> dict[str, TColumnSchema]:
-    """Declared columns: timestamps, the soft-delete flag and JSON blobs."""
-    columns: dict[str, TColumnSchema] = {
-        "id": {"data_type": "text", "nullable": False},
-        spec.time_field: {"data_type": "timestamp"},
-    }
-    for name in spec.timestamp_columns:
-        columns[name] = {"data_type": "timestamp"}
-    if spec.mutable:
-        columns["deleted"] = {"data_type": "bool"}
-        columns["deleted_at"] = {"data_type": "timestamp", "nullable": True}
-    if spec.name == "events":
-        columns["data"] = {"data_type": "json"}
-    return columns
-
-
 def make_guard(
     spec: StripeResource, run_id: str, write_disposition: str, *, columnar: bool = False
 ) -> RecordGuard:
     """Routes records that cannot be loaded as declared to ``_dead_letters``.
 
-    With ``columnar`` the resource's columnar step types every value, so the guard only
-    checks the key, the cursor field and its strict type.
+    The kit's guard with Stripe's validator: the creation-time field must be an int
+    (unix seconds). With ``columnar`` the resource's columnar step types every value, so
+    the guard only checks the key, that field and its strict type.
     """
+    resource = SPEC.resource(spec.name)
     validator = RecordValidator(
-        primary_key=("id",),
+        primary_key=resource.primary_key,
         columns=column_hints(spec),
         schema_getter=dlt.current.source_schema,
         table_name=spec.name,
-        required=(spec.time_field,),
+        required=resource.required,
         strict_types={spec.time_field: int},
         check_columns=not columnar,
     )
-    return RecordGuard(
-        source="stripe",
-        resource=spec.name,
-        table_name=spec.name,
-        validator=validator,
-        mapper=None,
-        run_id=run_id,
-        primary_key=("id",),
-        write_disposition=write_disposition,
+    return kit_make_guard(
+        SPEC, resource, run_id, validator=validator, write_disposition=write_disposition
     )
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every resource of one run shares: its id and the ledger counters."""
-
-    run_id: str
-    monitor: SyncMonitor

@@ -7,15 +7,18 @@ from typing import Any
 
 import pytest
 
+from sources.kit.connector import build_session
 from sources.kit.errors import FatalError
-from sources.stripe.client import StripeClient, build_session, make_auth
+from sources.kit.http import HttpSettings
+from sources.stripe.client import StripeClient, make_auth
+from sources.stripe.spec import SPEC
 from tests.unit._kit_fakes import ScriptedAdapter, Step, make_response
 
 BASE = "https://api.stripe.com"
 
 
 def client_answering(steps: list[Step]) -> tuple[StripeClient, ScriptedAdapter]:
-    session = build_session(api_key="sk_test_pages123", base_url=BASE, rate_limit=1000.0)
+    session = build_session(SPEC, base_url=BASE, settings=HttpSettings(), rate_limit=1000.0)
     adapter = ScriptedAdapter(steps)
     session.mount("https://", adapter)
     client = StripeClient(base_url=BASE, session=session, auth=make_auth("sk_test_pages123"))
