@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any, Optional
 
 import dlt
 from dlt.extract.resource import DltResource
 
+from sources.kit.connector import ResourceSpec, make_guard, make_resource, select_names, start_run
 from sources.kit.deadletters import contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.first_sync import parse_start
 from sources.kit.monitor import SyncMonitor
-from sources.kit.run_tracking import watch as watch_run
 from sources.kit.settings import ListSetting, str_list
 
 from .client import ServiceNowClient, make_auth, make_client
@@ -34,16 +33,14 @@ from .helpers import (
     Listing,
     RunContext,
     check_display_value,
-    column_hints,
     list_changes,
-    make_guard,
     report_hidden,
     run_start_cursor,
-    select_tables,
 )
 from .records import format_glide, minus_seconds, newest
 from .runstop import RateStop
-from .settings import DEFAULT_TABLES, LOOKBACK_S, PRIMARY_KEY
+from .settings import DEFAULT_TABLES, LOOKBACK_S
+from .spec import SPEC, check_table_name, table_spec
 
 logger = logging.getLogger("sluice.servicenow")
 
@@ -85,22 +82,19 @@ def servicenow_source(
         One resource per table.
     """
     check_display_value(display_value)
-    selected = select_tables(str_list(tables, "sources.servicenow.tables"))
-    start = parse_start(start_date, "sources.servicenow.start_date")
+    selected = select_names(SPEC, str_list(tables, SPEC.resources_setting), check_table_name)
+    start = parse_start(start_date, f"{SPEC.section}.start_date")
     first_since = format_glide(start) if start else None
-    run_id = run_id or uuid.uuid4().hex
+    client = client or make_client()
+    # The kit's run: ledger expectations, request counts, _sync_runs rows for any runner.
+    started = start_run(SPEC, client, selected, run_id=run_id, monitor=monitor)
     run = RunContext(
-        client=client or make_client(),
-        run_id=run_id,
-        monitor=monitor or SyncMonitor("servicenow", run_id),
+        started.run_id,
+        started.monitor,
+        client=client,
         lookback_s=lookback_s,
         now=now if now is not None else time.time(),
     )
-    run.monitor.expect(selected)
-    # Whoever runs the source (Dagster, Airflow, a notebook) leaves _sync_runs rows.
-    # A stand-in client without a session (tests, user code) only loses request counts.
-    run.monitor.http_session = getattr(run.client, "session", None)
-    watch_run(run.monitor)
     schedule = ScanSchedule(full_scan_interval_hours)
     return [table_resource(table, run, schedule, first_since) for table in selected]
 
@@ -112,22 +106,22 @@ def table_resource(
     first_since: Optional[str] = None,
 ) -> DltResource:
     """The dlt resource of one table (``first_since``: glide bound of a first sync)."""
-    return dlt.resource(
-        table_rows(table, run, schedule or ScanSchedule(), first_since),
-        name=table,
-        write_disposition="merge",
-        primary_key=PRIMARY_KEY,
-        columns=column_hints(),
-        parallelized=True,
+    resource = table_spec(table)
+    return make_resource(
+        resource, table_rows(resource, run, schedule or ScanSchedule(), first_since)
     )
 
 
 def table_rows(
-    table: str, run: RunContext, schedule: ScanSchedule, first_since: Optional[str] = None
+    resource: ResourceSpec,
+    run: RunContext,
+    schedule: ScanSchedule,
+    first_since: Optional[str] = None,
 ) -> Iterator[Any]:
     """Changed records since the cursor, the audited deletions, then a due sys_id scan."""
+    table = resource.name
     state = dlt.current.resource_state(table)
-    guard = make_guard(table, run.run_id)
+    guard = make_guard(SPEC, resource, run.run_id)
     cursor: Optional[str] = state.get("cursor")
     run.monitor.cursor(table, before=cursor)
     listing = Listing()

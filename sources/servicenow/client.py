@@ -1,53 +1,52 @@
-"""HTTP access to the ServiceNow Table API on the shared resilience kit.
+"""HTTP access to the ServiceNow Table API on the kit's connector framework.
 
-The connector only configures the kit (rate limits, retries, circuit breaker,
-redaction, pagination with loop guard, auth flows); nothing here re-implements it.
+The kit builds the session (rate limits, retries, circuit breaker, redaction) and the
+per-table RESTClient from :data:`~.spec.SPEC`; what stays here is ServiceNow's own:
+Table API pages with their ``X-Total-Count``, the credentials check, and the auth flows.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import re
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Optional
-from urllib.parse import urlparse
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
 
 from dlt.common.configuration.inject import with_config
-from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Response
 from requests.auth import AuthBase
 
 from sources.kit.auth import BasicAuth, OAuth2ClientCredentials, ProviderLabel, TokenRetry
 from sources.kit.auth.password_grant import OAuth2PasswordGrant
-from sources.kit.circuit import CircuitRegistry
-from sources.kit.errors import AuthenticationError, ConfigurationError, error_from_response
-from sources.kit.http import HttpSettings, ResilientSession
-from sources.kit.http_config import HttpConfiguration, pop_http_overrides, resolve_http
-from sources.kit.ratelimit import RateLimit, RateLimiter
-from sources.kit.redact import global_redactor
-from sources.kit.retry import RetryPolicy
-
-from .access import access_denied
-from .paginator import LoopSafeHeaderLinkPaginator
-from .settings import (
-    DEFAULT_RATE_LIMIT,
-    MAX_WAIT_S,
-    PAGE_SIZE,
-    TABLE_NAME_PATTERN,
-    TABLE_PATH,
-    TOKEN_PATH,
+from sources.kit.connector import (
+    ConnectorClient,
+    ConnectorSpec,
+    build_session,
+    check_base_url,
+    resolve_connector_http,
 )
+from sources.kit.errors import ConfigurationError
+from sources.kit.http_config import HttpConfiguration
+
+from .settings import CREDENTIALS_PATH, PAGE_SIZE, TABLE_PATH, TOKEN_PATH
+from .spec import SPEC, check_table_name, http_defaults
+
+__all__ = [
+    "Page",
+    "ServiceNowClient",
+    "check_table_name",
+    "http_defaults",
+    "make_auth",
+    "make_client",
+    "total_count",
+]
 
 logger = logging.getLogger("sluice.servicenow")
 
-CREDENTIALS_PATH = "sources.servicenow.credentials"
 LABEL = ProviderLabel("ServiceNow", CREDENTIALS_PATH)
 AUTH_TYPES = ("basic", "oauth_password", "oauth_client_credentials")
+INSTANCE_EXAMPLE = "https://<instance>.service-now.com"
 
 
 @dataclass(frozen=True)
@@ -58,88 +57,15 @@ class Page:
     total: Optional[int]
 
 
-def build_session(
-    *,
-    base_url: str,
-    settings: HttpSettings,
-    rate_limit: float = DEFAULT_RATE_LIMIT,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    rng: Optional[random.Random] = None,
-    wall_clock: Callable[[], float] = time.time,
-) -> ResilientSession:
-    """The one resilient session every table of a run shares.
-
-    Args:
-        base_url: Instance URL; its host is the only one credentials go to.
-        settings: Timeouts, retries and breaker settings.
-        rate_limit: Starting requests per second (adapts to ``X-RateLimit-*``).
-        clock: Monotonic clock (injected in tests).
-        sleep: Sleep function (injected in tests).
-        rng: Jitter randomness (injected in tests).
-        wall_clock: Epoch seconds, for ``X-RateLimit-Reset`` and ``Retry-After`` dates
-            (injected in tests, with the instance's clock).
-
-    Returns:
-        The root session.
-    """
-    if not settings.allowed_hosts:
-        settings.allowed_hosts = (urlparse(base_url).hostname or "",)
-    rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-    return ResilientSession(
-        integration="servicenow",
-        settings=settings,
-        rate_limiter=RateLimiter(
-            default=RateLimit(per_second=rate_limit),
-            clock=clock,
-            sleep=sleep,
-            wall_clock=wall_clock,
-        ),
-        breakers=CircuitRegistry(
-            failure_threshold=settings.breaker_failure_threshold,
-            recovery_timeout=settings.breaker_recovery_timeout,
-            clock=clock,
-        ),
-        retry_policy=RetryPolicy.from_settings(settings, rng, wall_clock=wall_clock),
-        redactor=global_redactor(),
-        clock=clock,
-        sleep=sleep,
-        rng=rng,
-    )
-
-
-def raise_for_servicenow(response: Response, *args: Any, **kwargs: Any) -> None:
-    """RESTClient response hook: an error response becomes the kit's exception."""
-    if response.status_code == 403:
-        raise access_denied(response, CREDENTIALS_PATH)
-    if response.status_code == 401:
-        raise AuthenticationError(
-            f"ServiceNow refused the credentials ({response.status_code}): check "
-            f"{CREDENTIALS_PATH}",
-            response=response,
-        )
-    if response.status_code >= 400:
-        raise error_from_response(response, global_redactor())
-
-
 def total_count(response: Response) -> Optional[int]:
     """``X-Total-Count`` as an int, if the instance sent one."""
     value = response.headers.get("X-Total-Count", "")
     return int(value) if value.isdigit() else None
 
 
-def check_table_name(table: str) -> str:
-    """Refuses table names that could not be a ServiceNow table (path injection)."""
-    if not re.match(TABLE_NAME_PATTERN, table):
-        raise ConfigurationError(
-            f"{table!r} in sources.servicenow.tables is not a ServiceNow table name"
-        )
-    return table
-
-
 @dataclass
-class ServiceNowClient:
-    """Lists Table API records through dlt's RESTClient on a resilient session.
+class ServiceNowClient(ConnectorClient):
+    """Lists Table API records through the kit's per-table RESTClient.
 
     Attributes:
         base_url: Instance URL (``https://<instance>.service-now.com``).
@@ -148,26 +74,12 @@ class ServiceNowClient:
         page_size: ``sysparm_limit``.
     """
 
-    base_url: str
-    session: ResilientSession
-    auth: AuthBase
+    spec: ClassVar[ConnectorSpec] = SPEC
     page_size: int = PAGE_SIZE
-    _clients: dict[str, RESTClient] = field(default_factory=dict, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def rest_client(self, label: str) -> RESTClient:
-        """The RESTClient of one table, with its own request counters."""
-        with self._lock:
-            if label not in self._clients:
-                self._clients[label] = RESTClient(
-                    base_url=self.base_url.rstrip("/"),
-                    headers={"Accept": "application/json"},
-                    auth=self.auth,
-                    paginator=LoopSafeHeaderLinkPaginator(),
-                    data_selector="result",
-                    session=self.session.for_label(label),
-                )
-            return self._clients[label]
+    def headers(self) -> Mapping[str, str]:
+        """The Table API answers JSON when asked to."""
+        return {"Accept": "application/json"}
 
     def list_pages(
         self,
@@ -190,9 +102,7 @@ class ServiceNowClient:
         """
         path = TABLE_PATH.format(table=check_table_name(table))
         query = {"sysparm_limit": self.page_size, "sysparm_offset": 0, **params}
-        for page in self.rest_client(label or table).paginate(
-            path, params=query, paginator=paginator, hooks={"response": [raise_for_servicenow]}
-        ):
+        for page in self.paginate(path, label=label or table, params=query, paginator=paginator):
             logger.debug("servicenow %s: page of %d record(s)", table, len(page))
             yield Page(list(page), total_count(page.response))
 
@@ -201,15 +111,15 @@ class ServiceNowClient:
 
         Raises:
             AuthenticationError: The instance refused the credentials.
+            ConfigurationError: The URL answers, but not like a ServiceNow instance.
         """
-        response = self.rest_client("_credentials").get(
-            TABLE_PATH.format(table="sys_user"), params={"sysparm_limit": 1}
+        response = self.get(
+            TABLE_PATH.format(table="sys_user"), label="_credentials", params={"sysparm_limit": 1}
         )
-        raise_for_servicenow(response)
         if "json" not in response.headers.get("Content-Type", ""):
             raise ConfigurationError(
                 f"{self.base_url} does not answer like a ServiceNow instance: "
-                "check sources.servicenow.base_url",
+                f"check {SPEC.section}.base_url",
                 response=response,
             )
 
@@ -285,11 +195,6 @@ def make_auth(
     )
 
 
-def http_defaults() -> HttpConfiguration:
-    """ServiceNow's HTTP defaults where they differ from the kit's (see ``settings.py``)."""
-    return HttpConfiguration(rate_limit=DEFAULT_RATE_LIMIT, max_wait_s=MAX_WAIT_S)
-
-
 def make_client(**given: Any) -> ServiceNowClient:
     """Builds a ServiceNow client from ``sources.servicenow.*``.
 
@@ -308,7 +213,7 @@ def make_client(**given: Any) -> ServiceNowClient:
     Raises:
         ConfigurationError: The base URL, credentials or an HTTP setting is unusable.
     """
-    http = resolve_http("servicenow", http_defaults(), pop_http_overrides(given))
+    http = resolve_connector_http(SPEC, given)
     return client_from_config(http=http, **given)
 
 
@@ -334,23 +239,12 @@ def client_from_config(
     Raises:
         ConfigurationError: The base URL or credentials are unusable.
     """
-    if not base_url:
-        # Said here, not by dlt, so the line names the key and what a value looks like.
-        raise ConfigurationError(
-            "ServiceNow instance missing: set sources.servicenow.base_url "
-            "(https://<instance>.service-now.com) in .dlt/config.toml or "
-            "SOURCES__SERVICENOW__BASE_URL"
-        )
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"sources.servicenow.base_url must start with http:// or https://, got {base_url!r}"
-        )
-    rate_limit = http.rate_limit if http.rate_limit is not None else DEFAULT_RATE_LIMIT
+    url = check_base_url(SPEC, base_url, what="instance", example=INSTANCE_EXAMPLE)
     return ServiceNowClient(
-        base_url=base_url,
+        base_url=url,
         session=build_session(
-            base_url=base_url, settings=http.to_settings(), rate_limit=rate_limit
+            SPEC, base_url=url, settings=http.to_settings(), rate_limit=http.rate_limit
         ),
-        auth=auth or make_auth(base_url=base_url),
+        auth=auth or make_auth(base_url=url),
         page_size=page_size,
     )

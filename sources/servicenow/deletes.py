@@ -32,7 +32,7 @@ from sources.kit.loaded import destination_sql, has_loaded, rows_by_key
 from .access import AccessDeniedError
 from .client import Page, ServiceNowClient
 from .records import newest, tombstone
-from .settings import AUDIT_DELETE_TABLE, DISPLAY_VALUE, PRIMARY_KEY
+from .settings import AUDIT_DELETE_TABLE, LIST_PARAMS, PRIMARY_KEY
 
 logger = logging.getLogger("sluice.servicenow")
 
@@ -65,11 +65,7 @@ class AuditScan:
 
 def query_params(query: str, fields: str = "") -> dict[str, str]:
     """The Table API parameters of a metadata listing."""
-    params = {
-        "sysparm_query": query,
-        "sysparm_display_value": DISPLAY_VALUE,
-        "sysparm_exclude_reference_link": "true",
-    }
+    params = {"sysparm_query": query, **LIST_PARAMS}
     if fields:
         params["sysparm_fields"] = fields
     return params

@@ -1,38 +1,22 @@
-"""ServiceNow sync logic that is not HTTP: queries, cursors, the dead-letter guard, ledger."""
+"""ServiceNow sync logic that is not HTTP: queries, cursors, the run, the listing ledger."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Optional
 
-import dlt
-from dlt.common.schema.typing import TColumnSchema
-
-from sources.kit.deadletters import RecordGuard
+from sources.kit.connector import ConnectorRun
 from sources.kit.errors import ConfigurationError
-from sources.kit.monitor import SyncMonitor
-from sources.kit.validation import RecordValidator
 
-from .client import Page, ServiceNowClient, check_table_name
+from .client import ServiceNowClient
 from .paginator import KeysetPaginator, keyset_query
-from .records import format_glide, newest, shape_live
-from .settings import (
-    AUDIT_DELETE_TABLE,
-    CURSOR_FIELD,
-    DEFAULT_TABLES,
-    DISPLAY_VALUE,
-    PRIMARY_KEY,
-)
+from .records import format_glide, newest
+from .settings import CURSOR_FIELD, DISPLAY_VALUE, LIST_PARAMS, PRIMARY_KEY
 
 logger = logging.getLogger("sluice.servicenow")
-
-
-def select_tables(tables: Optional[Sequence[str]]) -> list[str]:
-    """The configured tables (default incident, change_request, sys_user, cmdb_ci)."""
-    chosen = list(dict.fromkeys(tables or DEFAULT_TABLES))
-    return [check_table_name(t) for t in chosen]
 
 
 def check_display_value(value: Optional[str]) -> str:
@@ -56,60 +40,22 @@ def changes_query(since: Optional[str]) -> str:
     return keyset_query(since, None)
 
 
-def deletes_query(table: str, since: str) -> str:
-    """``sysparm_query`` for the deletions of ``table`` recorded at or after ``since``."""
-    return f"tablename={table}^sys_created_on>={since}^ORDERBYsys_created_on^ORDERBYsys_id"
-
-
 def list_params(query: str) -> dict[str, str]:
-    """The Table API parameters every listing sends."""
-    return {
-        "sysparm_query": query,
-        "sysparm_display_value": DISPLAY_VALUE,
-        "sysparm_exclude_reference_link": "true",
-    }
-
-
-def column_hints() -> dict[str, TColumnSchema]:
-    """Declared columns: key, timestamps and the soft-delete flag."""
-    return {
-        PRIMARY_KEY: {"data_type": "text", "nullable": False},
-        "sys_created_on": {"data_type": "timestamp", "nullable": True},
-        # Of two copies of a record in one load (it changed during the run) keep the newer.
-        CURSOR_FIELD: {"data_type": "timestamp", "nullable": True, "dedup_sort": "desc"},
-        "deleted": {"data_type": "bool"},
-        "deleted_at": {"data_type": "timestamp", "nullable": True},
-    }
-
-
-def make_guard(table: str, run_id: str) -> RecordGuard:
-    """Routes records that cannot be loaded as declared to ``_dead_letters``."""
-    validator = RecordValidator(
-        primary_key=(PRIMARY_KEY,),
-        columns=column_hints(),
-        schema_getter=dlt.current.source_schema,
-        table_name=table,
-        required=(CURSOR_FIELD,),
-    )
-    return RecordGuard(
-        source="servicenow",
-        resource=table,
-        table_name=table,
-        validator=validator,
-        mapper=shape_live,
-        run_id=run_id,
-        primary_key=(PRIMARY_KEY,),
-        write_disposition="merge",
-    )
+    """The Table API parameters of a listing: ``query`` and what every listing sends."""
+    return {"sysparm_query": query, **LIST_PARAMS}
 
 
 @dataclass(frozen=True)
-class RunContext:
-    """What every table of one run shares."""
+class RunContext(ConnectorRun):
+    """What every table of one run shares: the kit's run id and ledger, and ServiceNow's.
+
+    Attributes:
+        client: The run's client.
+        lookback_s: Seconds re-read behind the saved cursors.
+        now: Run start in unix seconds.
+    """
 
     client: ServiceNowClient
-    run_id: str
-    monitor: SyncMonitor
     lookback_s: float
     now: float
 
@@ -145,7 +91,7 @@ def list_changes(
 
     A record changed during the run comes again behind the key with its newer
     ``sys_updated_on`` and is yielded again: the ``dedup_sort`` hint on that column
-    (:func:`column_hints`) makes the merge keep the newest copy.
+    (:func:`~.spec.column_hints`) makes the merge keep the newest copy.
     """
     paginator = KeysetPaginator(table, since, client.page_size)
     for page in client.list_pages(table, params=list_params(""), paginator=paginator):
@@ -192,17 +138,6 @@ def report_hidden(table: str, listing: Listing) -> int:
     return hidden
 
 
-def list_deletes(client: ServiceNowClient, table: str, since: str) -> Iterator[Page]:
-    """``sys_audit_delete`` entries of ``table`` since ``since``."""
-    yield from client.list_pages(
-        AUDIT_DELETE_TABLE,
-        params=list_params(deletes_query(table, since)),
-        label=f"{table}_deletes",
-    )
-
-
 def run_start_cursor(now: float, lookback_s: float) -> str:
     """Glide text of the run start less the lookback (first run's deletion cursor)."""
-    from datetime import datetime, timezone
-
     return format_glide(datetime.fromtimestamp(now - lookback_s, tz=timezone.utc))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 TABLE_PATH = "/api/now/table/{table}"
 """Table API list endpoint, relative to the instance URL."""
 
@@ -31,6 +34,14 @@ DISPLAY_VALUE = "false"
 """``sysparm_display_value``: ``false`` gives raw values (UTC timestamps, choice codes,
 sys_ids of references), which is what an incremental cursor and joins need. ``true`` and
 ``all`` return localized, user-timezone text and are refused."""
+
+LIST_PARAMS: Mapping[str, str] = MappingProxyType(
+    {"sysparm_display_value": DISPLAY_VALUE, "sysparm_exclude_reference_link": "true"}
+)
+"""Table API parameters every listing sends besides its ``sysparm_query``."""
+
+CREDENTIALS_PATH = "sources.servicenow.credentials"
+"""Where the credentials are configured (named by every auth error line)."""
 
 DEFAULT_RATE_LIMIT = 20.0
 """Requests per second before the instance's ``X-RateLimit-*`` headers say otherwise."""

@@ -9,17 +9,20 @@ from typing import Any
 import pytest
 
 from sandbox.servicenow import ServiceNowSandbox
+from sources.kit.connector import build_session
 from sources.kit.errors import AuthenticationError
 from sources.kit.http import HttpSettings
 from sources.servicenow.access import AccessDeniedError
-from sources.servicenow.client import ServiceNowClient, build_session, make_auth
+from sources.servicenow.client import ServiceNowClient, make_auth
 from sources.servicenow.deletes import AuditScan, audit_tombstones, descendant_classes
+from sources.servicenow.spec import SPEC
 
 SINCE = "2000-01-01 00:00:00"
 
 
 def client_for(sandbox: ServiceNowSandbox, user: str = "", password: str = "") -> ServiceNowClient:
     session = build_session(
+        SPEC,
         base_url=sandbox.base_url,
         settings=HttpSettings(backoff_base=0.001, backoff_cap=0.01),
         rate_limit=1000.0,

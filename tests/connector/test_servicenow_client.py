@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 
 from sandbox.servicenow import ServiceNowSandbox
-from sources.kit.errors import AuthenticationError
+from sources.kit.auth import BasicAuth
+from sources.kit.connector import build_session
+from sources.kit.errors import AuthenticationError, ConfigurationError
 from sources.kit.http import HttpSettings
-from sources.servicenow.client import ServiceNowClient, build_session, make_auth
+from sources.servicenow.client import ServiceNowClient, make_auth, make_client
 from sources.servicenow.helpers import Listing, list_changes
+from sources.servicenow.spec import SPEC
+from tests.connector._toy_server import ToyHandler, running_server
 
 
 class FakeTime:
@@ -44,6 +48,7 @@ def client_for(
     fake = fake or FakeTime()
     settings = HttpSettings(backoff_base=0.01, backoff_cap=0.05, max_attempts=max_attempts)
     session = build_session(
+        SPEC,
         base_url=sandbox.base_url,
         settings=settings,
         rate_limit=1000.0,
@@ -176,3 +181,29 @@ def test_rejected_credentials_name_the_setting_and_hide_the_secret(
 
     assert "sources.servicenow.credentials" in str(raised.value)
     assert wrong not in str(raised.value) and wrong not in caplog.text
+
+
+def send_html(handler: ToyHandler) -> None:
+    """A login page, as a proxy or a wrong host answers."""
+    body = b"<html><body>Sign in</body></html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_a_host_that_is_no_instance_names_the_base_url_setting() -> None:
+    with running_server() as server:
+        server.script("/api/now/table/sys_user", send_html)
+        base = server.url("")
+        client = make_client(base_url=base, auth=BasicAuth("u", "p"), max_attempts=1)
+
+        with pytest.raises(ConfigurationError) as raised:
+            client.check_credentials()
+
+    assert str(raised.value) == (
+        f"{base.rstrip('/')} does not answer like a ServiceNow instance: "
+        "check sources.servicenow.base_url"
+    )
+    assert server.hits("/api/now/table/sys_user")[0].headers.get("Accept") == "application/json"

@@ -13,10 +13,12 @@ import pytest
 
 from sandbox.servicenow import ServiceNowSandbox
 from sandbox.servicenow.clock import ManualClock
+from sources.kit.connector import build_session
 from sources.kit.errors import RateLimitWaitTooLongError
 from sources.kit.http import HttpSettings
-from sources.servicenow.client import ServiceNowClient, build_session, make_auth
+from sources.servicenow.client import ServiceNowClient, make_auth
 from sources.servicenow.helpers import Listing, list_changes
+from sources.servicenow.spec import SPEC
 
 HOUR = 3600
 
@@ -51,6 +53,7 @@ def client_for(
 ) -> ServiceNowClient:
     settings = HttpSettings(backoff_base=0.01, backoff_cap=0.05, max_wait_s=max_wait_s)
     session = build_session(
+        SPEC,
         base_url=sandbox.base_url,
         settings=settings,
         rate_limit=1000.0,

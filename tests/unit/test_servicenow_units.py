@@ -10,6 +10,7 @@ import requests
 
 from sources.kit.auth import BasicAuth, OAuth2ClientCredentials, TokenRetry
 from sources.kit.auth.password_grant import OAuth2PasswordGrant
+from sources.kit.connector import select_names
 from sources.kit.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -19,20 +20,10 @@ from sources.kit.errors import (
 )
 from sources.kit.mapping.transforms import TransformContext
 from sources.servicenow.canonical import servicenow_datetime, servicenow_mappings
-from sources.servicenow.client import (
-    check_table_name,
-    make_auth,
-    raise_for_servicenow,
-    total_count,
-)
-from sources.servicenow.helpers import (
-    Listing,
-    changes_query,
-    check_display_value,
-    deletes_query,
-    remember,
-    select_tables,
-)
+from sources.servicenow.client import make_auth, total_count
+from sources.servicenow.deletes import deletes_queries
+from sources.servicenow.errors import raise_for_servicenow
+from sources.servicenow.helpers import Listing, changes_query, check_display_value, remember
 from sources.servicenow.paginator import LoopSafeHeaderLinkPaginator
 from sources.servicenow.records import (
     minus_seconds,
@@ -42,6 +33,7 @@ from sources.servicenow.records import (
     shape_live,
     tombstone,
 )
+from sources.servicenow.spec import SPEC, check_table_name
 from tests.unit._kit_fakes import make_response
 
 URL = "https://acme.service-now.com/api/now/table/incident"
@@ -108,9 +100,8 @@ def test_queries_are_ordered_and_bounded() -> None:
     assert changes_query("2024-01-01 00:00:00") == (
         "sys_updated_on>=2024-01-01 00:00:00^ORDERBYsys_updated_on^ORDERBYsys_id"
     )
-    assert deletes_query("incident", "2024-01-01 00:00:00").startswith(
-        "tablename=incident^sys_created_on>=2024-01-01 00:00:00^"
-    )
+    [query] = deletes_queries(["incident"], "2024-01-01 00:00:00")
+    assert query.startswith("tablename=incident^sys_created_on>=2024-01-01 00:00:00^")
 
 
 @pytest.mark.parametrize("value", ["true", "all"], ids=["true", "all"])
@@ -124,9 +115,17 @@ def test_display_values_other_than_false_are_refused(value: str) -> None:
     "name", ["incident; drop", "../sys_user", "Incident"], ids=["semi", "dots", "upper"]
 )
 def test_table_names_are_checked(name: str) -> None:
-    assert select_tables(None) == ["incident", "change_request", "sys_user", "cmdb_ci"]
-    with pytest.raises(ConfigurationError):
-        check_table_name(name)
+    assert select_names(SPEC, None, check_table_name) == [
+        "incident",
+        "change_request",
+        "sys_user",
+        "cmdb_ci",
+    ]
+    with pytest.raises(ConfigurationError) as caught:
+        select_names(SPEC, ["incident", name], check_table_name)
+    assert (
+        str(caught.value) == f"{name!r} in sources.servicenow.tables is not a ServiceNow table name"
+    )
 
 
 def test_listing_counts_rereads_and_rows_the_total_announced_but_never_sent() -> None:
@@ -184,7 +183,7 @@ def test_link_paginator_follows_next_and_refuses_a_loop() -> None:
     ],
     ids=["basic", "client-credentials", "password"],
 )
-def test_auth_flow_is_chosen_from_the_credentials(given: dict[str, str], kind: type) -> None:
+def test_auth_flow_is_chosen_from_the_credentials(given: dict[str, Any], kind: type) -> None:
     assert isinstance(make_auth(base_url="https://acme.service-now.com", **given), kind)
 
 
@@ -200,7 +199,7 @@ def test_auth_flow_is_chosen_from_the_credentials(given: dict[str, str], kind: t
     ],
     ids=["basic-no-password", "password-no-user", "unknown"],
 )
-def test_missing_credentials_name_the_setting(given: dict[str, str], missing: str) -> None:
+def test_missing_credentials_name_the_setting(given: dict[str, Any], missing: str) -> None:
     with pytest.raises(ConfigurationError, match=missing):
         make_auth(base_url="https://acme.service-now.com", **given)
 
