@@ -6,7 +6,7 @@ fresh process (peak RSS is that process's own) against the same sandbox process:
 1. Throughput: a sandbox holding ``--objects`` realistic charges, customers and
    invoices (bulk clones of Stripe's published examples; 55/15/30 split), no rate
    limit, loopback. Loaded into a fresh DuckDB file by
-   - ``sluice``: the Stripe source as ``pipelines/stripe.py`` runs it (rate limit off);
+   - ``sluice``: the Stripe source as ``pipelines/stripe_pipeline.py`` runs it (rate limit off);
    - ``rest_api``: dlt's declarative ``rest_api`` source configured for Stripe, dlt
      defaults everywhere else (nesting, file format, workers);
    - ``stripe_sdk``: the official ``stripe`` SDK's ``auto_paging_iter()`` feeding dlt
@@ -94,7 +94,7 @@ def pipeline_for(name: str, workdir: str) -> Any:
 
 
 def run_sluice(url: str, workdir: str, key: str, rate_limit: float | None) -> dict[str, Any]:
-    """The Stripe source and DuckDB destination exactly as pipelines/stripe.py builds them."""
+    """The Stripe source and DuckDB destination as pipelines/stripe_pipeline.py builds them."""
     import dlt
 
     from pipelines.common import make_destination

@@ -1,4 +1,4 @@
-"""Explore the Stripe data loaded by ``pipelines/stripe.py`` (a marimo notebook).
+"""Explore the Stripe data loaded by ``pipelines/stripe_pipeline.py`` (a marimo notebook).
 
 Interactive:  marimo edit notebooks/stripe_explore.py -- --db stripe_data.duckdb
 Headless:     python notebooks/stripe_explore.py --db stripe_data.duckdb --out notebook_output

@@ -11,6 +11,7 @@ key, a refused credential) fails with one line naming what to fix.
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations.
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +24,37 @@ from dagster import (
     ScheduleDefinition,
     define_asset_job,
 )
+from dagster._core.errors import DagsterUserCodeProcessError
+from dagster._utils.error import SerializableErrorInfo
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from orchestration.connectors import CONNECTORS, Connector, sync_pipeline
 from pipelines.common import explain
 from sources.kit.destinations import loader_file_format
+
+logger = logging.getLogger("sluice.orchestration")
+
+
+class OneLineFailure(DagsterUserCodeProcessError, Failure):
+    """A ``Failure`` Dagster reports as its one line, without a stack of its own frames.
+
+    Dagster reports a ``DagsterUserCodeProcessError`` as the error it carries (how errors
+    of another process reach it); this one carries the failure's line and no frames,
+    where a plain ``Failure`` is printed with some twenty lines of Dagster's execution.
+    """
+
+    def __init__(self, line: str) -> None:
+        """A failure with ``line`` as its description; retrying would fail the same way."""
+        error = SerializableErrorInfo(
+            message=f"{Failure.__module__}.{Failure.__qualname__}: {line}\n",
+            stack=[],
+            cls_name=Failure.__name__,
+        )
+        DagsterUserCodeProcessError.__init__(self, line, user_code_process_error_infos=[error])
+        # Failure's own fields (what Dagster reads of a failure), set once more by name.
+        self.description = line
+        self.metadata = {}
+        self.allow_retries = False
 
 
 def build_assets(connector: Connector) -> AssetsDefinition:
@@ -65,7 +92,7 @@ def run_connector(
     except Exception as exc:  # noqa: BLE001 - every failure is told in one line
         line = f"{connector.name}: {explain(exc)}"
         context.log.error(line)
-        raise Failure(description=line, allow_retries=False) from None
+        raise OneLineFailure(line) from None
 
 
 def build_stripe_assets() -> AssetsDefinition:
@@ -74,12 +101,25 @@ def build_stripe_assets() -> AssetsDefinition:
 
 
 def build_definitions() -> Definitions:
-    """Every connector's assets and schedule, and the ``dlt`` resource."""
+    """Every connector's assets and schedule, and the ``dlt`` resource.
+
+    A connector whose settings cannot give its asset keys (an unknown name in
+    ``sources.<name>.resources``) is left out with one error line naming the setting,
+    instead of a traceback that stops every connector's definitions from loading.
+    """
     assets = []
     jobs = []
     schedules = []
     for connector in CONNECTORS:
-        built = build_assets(connector)
+        try:
+            built = build_assets(connector)
+        except Exception as exc:  # noqa: BLE001 - told in one line, the others still load
+            logger.error(
+                "%s: %s (its assets are left out of the Dagster definitions)",
+                connector.name,
+                explain(exc),
+            )
+            continue
         job = define_asset_job(f"{connector.name}_sync", selection=AssetSelection.assets(built))
         assets.append(built)
         jobs.append(job)

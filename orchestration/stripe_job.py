@@ -1,7 +1,7 @@
 """The Stripe pipeline as one plain ``pipeline.run`` call, for ``dlt deploy``.
 
 ``dlt deploy`` reads the script it deploys and looks for ``dlt.pipeline(...)`` and
-``pipeline.run(...)``; ``pipelines/stripe.py`` hides both behind its run ledger, so this
+``pipeline.run(...)``; ``pipelines/stripe_pipeline.py`` hides both behind its run ledger, so this
 script is the deployable entry point (same source, destination and configuration):
 
     dlt deploy orchestration/stripe_job.py airflow-composer
@@ -10,15 +10,20 @@ script is the deployable entry point (same source, destination and configuration
 
 import dlt
 
-from pipelines.common import make_destination
+from pipelines.common import default_pipelines_dir, make_destination
 from sources.kit.destinations import loader_options
 from sources.stripe import stripe_source
 
 
 def load_stripe() -> None:
-    """Runs one Stripe sync into the configured destination (DuckDB by default)."""
+    """Runs one Stripe sync into the configured destination (DuckDB by default).
+
+    The state lives where the ``sluice`` command keeps it (``default_pipelines_dir``),
+    so a deployed job and ``sluice run stripe`` continue from the same cursors.
+    """
     pipeline = dlt.pipeline(
         pipeline_name="stripe",
+        pipelines_dir=default_pipelines_dir("stripe"),
         destination=make_destination("duckdb", "stripe", "stripe"),
         dataset_name="stripe",
     )

@@ -21,6 +21,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from pipelines.common import run_reporting_errors, setup_logging
+from pipelines.runner import parse_args as parse_run_args
 
 CHECK_LABEL = "_credentials"
 """Request counters' label, apart from any resource's."""
@@ -53,11 +54,11 @@ def check_servicenow(overrides: dict[str, Any]) -> str:
     return client.base_url
 
 
-CHECKS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
-    # connector: (runner module, its endpoint context manager, the check)
-    "stripe": ("pipelines.stripe", "stripe_endpoint", check_stripe),
-    "salesforce": ("pipelines.salesforce", "salesforce_endpoint", check_salesforce),
-    "servicenow": ("pipelines.servicenow", "servicenow_endpoint", check_servicenow),
+CHECKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    # connector: (runner module, whose CONNECTOR declares the endpoint; the check)
+    "stripe": ("pipelines.stripe_pipeline", check_stripe),
+    "salesforce": ("pipelines.salesforce_pipeline", check_salesforce),
+    "servicenow": ("pipelines.servicenow_pipeline", check_servicenow),
 }
 
 
@@ -76,18 +77,17 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 @contextlib.contextmanager
 def endpoint(connector: str, sandbox: bool) -> Iterator[dict[str, Any]]:
     """The runner's own client overrides: the emulator's with ``sandbox``, else none."""
-    module_name, endpoint_name, _ = CHECKS[connector]
-    runner = importlib.import_module(module_name)
+    declared = importlib.import_module(CHECKS[connector][0]).CONNECTOR
     # The runner's defaults (sandbox seed, volume, auth flow) are the check's too.
-    run_args = runner.parse_args(["--sandbox"] if sandbox else [])
-    with getattr(runner, endpoint_name)(run_args) as overrides:
+    run_args = parse_run_args(declared, ["--sandbox"] if sandbox else [])
+    with declared.endpoint(run_args) as overrides:
         yield overrides
 
 
 def check(connector: str, sandbox: bool) -> int:
     """Makes the request and prints ``<connector>: credentials accepted by <host>``."""
     with endpoint(connector, sandbox) as overrides:
-        url = CHECKS[connector][2](overrides)
+        url = CHECKS[connector][1](overrides)
     print(f"{connector}: credentials accepted by {urlsplit(url).netloc or url}")
     return 0
 

@@ -1,6 +1,6 @@
 """The ``sluice`` command: one entry point, the same verbs for every connector.
 
-sluice run stripe --sandbox                 # = python pipelines/stripe.py --sandbox
+sluice run stripe --sandbox                 # = python pipelines/stripe_pipeline.py --sandbox
 sluice check servicenow                     # credentials accepted? one request, no load
 sluice list                                 # connectors and their resources
 sluice reset stripe --resources customers   # drop those resources' tables and state
@@ -10,7 +10,7 @@ sluice webhooks drain stripe                # = python pipelines/stripe_webhooks
 sluice sandbox salesforce --port 12112      # an emulator, standalone
 
 Each verb hands the rest of the command line to the module that already implements it, so
-``python pipelines/<name>.py`` and ``sluice`` take the same flags and print the same lines.
+``python pipelines/<name>_pipeline.py`` and ``sluice`` take the same flags and print the same lines.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ CONNECTORS: dict[str, Connector] = {
     for c in (
         Connector(
             "stripe",
-            "pipelines.stripe",
+            "pipelines.stripe_pipeline",
             stripe_resources,
             stripe_resources,
             sandbox="sandbox.stripe.__main__",
@@ -78,7 +78,7 @@ CONNECTORS: dict[str, Connector] = {
         ),
         Connector(
             "salesforce",
-            "pipelines.salesforce",
+            "pipelines.salesforce_pipeline",
             salesforce_objects,
             salesforce_objects,
             open_ended="any other sObject the org has",
@@ -86,7 +86,7 @@ CONNECTORS: dict[str, Connector] = {
         ),
         Connector(
             "servicenow",
-            "pipelines.servicenow",
+            "pipelines.servicenow_pipeline",
             servicenow_tables,
             servicenow_tables,
             open_ended="any other table the instance has",

@@ -1,4 +1,4 @@
-"""What every ``pipelines/<name>.py`` shares: destinations, error lines, the run summary."""
+"""What every ``pipelines/<name>_pipeline.py`` shares: destinations, errors, the run summary."""
 
 from __future__ import annotations
 

@@ -15,17 +15,19 @@ never printed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pipelines.environment import require_installed
+if not __package__ and importlib.util.find_spec("pipelines") is None:
+    # sluice is not installed for this Python: reach only the check that says which to use.
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from pipelines.environment import require_installed  # noqa: E402
 
-    require_installed(__file__)
+require_installed(__file__)
 
 from pipelines.common import default_pipelines_dir  # noqa: E402
 from sources.kit.redact import global_redactor  # noqa: E402

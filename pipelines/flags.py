@@ -2,7 +2,8 @@
 
 ``--resources`` picks what to load (``--objects`` and ``--tables``, the names Salesforce
 and ServiceNow used first, still work but are hidden and print a deprecation note);
-``--start-date`` bounds a first sync; ``--progress`` shows dlt's progress.
+``--start-date`` bounds a first sync; ``--progress`` shows dlt's progress;
+``--staging`` and ``--table-format`` say how files reach the destination.
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ def add_progress_flag(parser: argparse.ArgumentParser) -> None:
         default=None,
         choices=PROGRESS_KINDS,
         help="show extraction/normalize/load progress (default kind: log)",
+    )
+
+
+def add_table_format_flag(parser: argparse.ArgumentParser) -> None:
+    """``--table-format delta``: open tables on the filesystem destination."""
+    parser.add_argument(
+        "--table-format",
+        choices=["delta"],
+        help="write Delta tables (filesystem destination; merges become upserts)",
     )
 
 

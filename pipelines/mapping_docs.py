@@ -6,18 +6,17 @@ python pipelines/mapping_docs.py            # rewrite the pages
 from __future__ import annotations
 
 import argparse
-import os
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Optional
 
-if __package__ in (None, ""):
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    sys.path.insert(0, os.path.dirname(here))
-    from pipelines.environment import require_installed
+if not __package__ and importlib.util.find_spec("pipelines") is None:
+    # sluice is not installed for this Python: reach only the check that says which to use.
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from pipelines.environment import require_installed  # noqa: E402
 
-    require_installed(__file__)
+require_installed(__file__)
 
 from sources.kit.mapping import write_mapping_docs  # noqa: E402
 from sources.salesforce.canonical import salesforce_mappings  # noqa: E402

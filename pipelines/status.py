@@ -17,22 +17,22 @@ pipeline exists, or a ledger cannot be read; 2 on usage errors (an unknown
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Optional
 
-if __package__ in (None, ""):
-    # Run as a script: put the project root on sys.path instead of this folder.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    sys.path.insert(0, os.path.dirname(here))
-    from pipelines.environment import require_installed
+if not __package__ and importlib.util.find_spec("pipelines") is None:
+    # sluice is not installed for this Python: reach only the check that says which to use.
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from pipelines.environment import require_installed  # noqa: E402
 
-    require_installed(__file__)
+require_installed(__file__)
 
 import dlt  # noqa: E402
 

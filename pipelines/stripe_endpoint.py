@@ -1,7 +1,7 @@
 """What the Stripe sync and the webhook commands share: pipeline names, the inbox file,
 the endpoint (the real API or the bundled emulator) and the checked client.
 
-Both ``pipelines/stripe.py`` and ``pipelines/stripe_webhooks.py`` import from here, so
+Both ``pipelines/stripe_pipeline.py`` and ``pipelines/stripe_webhooks.py`` import from here, so
 neither imports the other.
 """
 

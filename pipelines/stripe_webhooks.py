@@ -8,7 +8,7 @@
 The signing secret comes from dlt config: ``sources.stripe.webhook_secret``
 (``SOURCES__STRIPE__WEBHOOK_SECRET``); while rolling it, also set
 ``sources.stripe.webhook_secret_previous``, or give a list of secrets. The drain asks the
-Stripe API (``sources.stripe.api_key``, as ``pipelines/stripe.py``) about objects whose
+Stripe API (``sources.stripe.api_key``, as ``pipelines/stripe_pipeline.py``) about objects whose
 events cannot tell their newest state; without a key it says so when it needs one.
 """
 
@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import logging
-import os
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-if __package__ in (None, ""):
-    # Run as a script: this folder is on sys.path (and would shadow the `stripe` SDK);
-    # put the project root there instead.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    sys.path.insert(0, os.path.dirname(here))
-    from pipelines.environment import require_installed
+if not __package__ and importlib.util.find_spec("pipelines") is None:
+    # sluice is not installed for this Python: reach only the check that says which to use.
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from pipelines.environment import require_installed  # noqa: E402
 
-    require_installed(__file__)
+require_installed(__file__)
 
 import dlt  # noqa: E402
 import uvicorn  # noqa: E402
@@ -271,7 +269,7 @@ def drain_with_client(args: argparse.Namespace, client: Optional[StripeClient]) 
 
 
 def make_pipeline(destination: str, name: str = PIPELINE_NAME) -> dlt.Pipeline:
-    """The pipeline ``pipelines/stripe.py`` loads (``stripe`` on dataset ``stripe``)."""
+    """The pipeline ``pipelines/stripe_pipeline.py`` loads (``stripe`` on dataset ``stripe``)."""
     return make_named_pipeline(name, name, destination)
 
 

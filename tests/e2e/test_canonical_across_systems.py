@@ -8,9 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines import salesforce as salesforce_pipeline
-from pipelines import servicenow as servicenow_pipeline
-from pipelines import stripe as stripe_pipeline
+from pipelines import salesforce_pipeline, servicenow_pipeline, stripe_pipeline
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.servicenow import ServiceNowSandbox
 from sandbox.stripe import StripeSandbox

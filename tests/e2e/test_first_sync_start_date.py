@@ -12,8 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import salesforce as salesforce_pipeline
-from pipelines import servicenow as servicenow_pipeline
+from pipelines import salesforce_pipeline, servicenow_pipeline
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.servicenow import ServiceNowSandbox
 from sources.salesforce.helpers import parse_sf_datetime

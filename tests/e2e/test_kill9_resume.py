@@ -1,6 +1,6 @@
 """kill -9 anywhere in extract, normalize or load, run again: exactly the source's data.
 
-The pipeline runs as a real process (``pipelines/stripe.py``) against a sandbox served
+The pipeline runs as a real process (``pipelines/stripe_pipeline.py``) against a sandbox served
 from the test process; the test watches the pipeline's working folder and SIGKILLs the
 process by PID when a step is under way, then runs the pipeline again and compares
 every table and nested table with what the sandbox lists: each object once, each nested
@@ -30,7 +30,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe import RESOURCE_NAMES
 
@@ -152,7 +152,7 @@ MERGING = files("load/normalized/*/*_jobs/*.sql")
 
 def spawn(ws: Workspace, hold: tuple[str, ...], args: tuple[str, ...]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "pipelines" / "stripe.py"), *args],
+        [sys.executable, str(REPO_ROOT / "pipelines" / "stripe_pipeline.py"), *args],
         cwd=ws.root,
         env=ws.env(hold),
         stdout=subprocess.DEVNULL,

@@ -42,7 +42,7 @@ def project(
     return folder
 
 
-def run(folder: Path, *args: str, script: str = "stripe.py", **env: str) -> Any:
+def run(folder: Path, *args: str, script: str = "stripe_pipeline.py", **env: str) -> Any:
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "pipelines" / script), *args],
         cwd=folder,
@@ -178,42 +178,42 @@ def no_servicenow(monkeypatch: pytest.MonkeyPatch) -> None:
     ("script", "env", "expected"),
     [
         pytest.param(
-            "stripe.py",
+            "stripe_pipeline.py",
             {"SOURCES__STRIPE__RATE_LIMIT": "fast"},
             "error: sources.stripe.rate_limit 'fast' is not a number: set a number of "
             "requests per second (SOURCES__STRIPE__RATE_LIMIT)",
             id="stripe-rate-limit-not-a-number",
         ),
         pytest.param(
-            "stripe.py",
+            "stripe_pipeline.py",
             {"SOURCES__STRIPE__MAX_ATTEMPTS": "many"},
             "error: sources.stripe.max_attempts 'many' is not a whole number: set a whole "
             "number of attempts (SOURCES__STRIPE__MAX_ATTEMPTS)",
             id="stripe-max-attempts-not-a-whole-number",
         ),
         pytest.param(
-            "servicenow.py",
+            "servicenow_pipeline.py",
             {"SOURCES__SERVICENOW__READ_TIMEOUT": "slow"},
             "error: sources.servicenow.read_timeout 'slow' is not a number: set a number of "
             "seconds (SOURCES__SERVICENOW__READ_TIMEOUT)",
             id="servicenow-read-timeout-not-a-number",
         ),
         pytest.param(
-            "servicenow.py",
+            "servicenow_pipeline.py",
             {"SOURCES__SERVICENOW__PAGE_SIZE": "big"},
             "error: page_size 'big' is not a whole number: set a whole number "
             "(in .dlt/config.toml or the environment)",
             id="servicenow-page-size-not-a-whole-number",
         ),
         pytest.param(
-            "salesforce.py",
+            "salesforce_pipeline.py",
             {"SOURCES__SALESFORCE__RATE_LIMIT": "fast"},
             "error: sources.salesforce.rate_limit 'fast' is not a number: set a number of "
             "requests per second (SOURCES__SALESFORCE__RATE_LIMIT)",
             id="salesforce-rate-limit-not-a-number",
         ),
         pytest.param(
-            "servicenow.py",
+            "servicenow_pipeline.py",
             {},
             "error: ServiceNow instance missing: set sources.servicenow.base_url "
             "(https://<instance>.service-now.com) in .dlt/config.toml or "
@@ -221,7 +221,7 @@ def no_servicenow(monkeypatch: pytest.MonkeyPatch) -> None:
             id="servicenow-no-instance",
         ),
         pytest.param(
-            "servicenow.py",
+            "servicenow_pipeline.py",
             {"SOURCES__SERVICENOW__BASE_URL": "https://dev1.service-now.com"},
             "error: ServiceNow credentials missing: set sources.servicenow.credentials.username, "
             "sources.servicenow.credentials.password (basic auth) in .dlt/secrets.toml or "
@@ -230,7 +230,7 @@ def no_servicenow(monkeypatch: pytest.MonkeyPatch) -> None:
             id="servicenow-no-credentials",
         ),
         pytest.param(
-            "servicenow.py",
+            "servicenow_pipeline.py",
             {
                 "SOURCES__SERVICENOW__BASE_URL": "https://dev1.service-now.com",
                 "SOURCES__SERVICENOW__CREDENTIALS__CLIENT_ID": "abc",
@@ -256,16 +256,18 @@ FAST_RETRIES = {"BACKOFF_BASE": "0.001", "BACKOFF_CAP": "0.001"}
 @pytest.mark.parametrize(
     ("script", "section", "extra"),
     [
-        pytest.param("stripe.py", "STRIPE", {"MAX_ATTEMPTS": "2"}, id="stripe-retries-spent"),
+        pytest.param(
+            "stripe_pipeline.py", "STRIPE", {"MAX_ATTEMPTS": "2"}, id="stripe-retries-spent"
+        ),
         # More attempts than the breaker's threshold: the run ends on the open circuit.
         pytest.param(
-            "stripe.py",
+            "stripe_pipeline.py",
             "STRIPE",
             {"MAX_ATTEMPTS": "4", "BREAKER_FAILURE_THRESHOLD": "2"},
             id="stripe-circuit-open",
         ),
         pytest.param(
-            "servicenow.py",
+            "servicenow_pipeline.py",
             "SERVICENOW",
             {
                 "MAX_ATTEMPTS": "4",

@@ -15,7 +15,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DATASET = "stripe_sandbox"
-"""`pipelines/stripe.py --sandbox` loads the sandbox's own dataset, never a real `stripe`."""
+"""`pipelines/stripe_pipeline.py --sandbox` loads the sandbox's dataset, never a real `stripe`."""
 MIN_PNG_BYTES = 5_000
 """An empty matplotlib figure saves to about 2 KB; a plot with data is well above this."""
 
@@ -80,7 +80,7 @@ def ledger_rows_from_tables(database: Path, dlt_home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def loaded_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A DuckDB file loaded by `pipelines/stripe.py --sandbox`, with a `_sync_runs` ledger."""
+    """A DuckDB file loaded by `stripe_pipeline.py --sandbox`, with a `_sync_runs` ledger."""
     root = tmp_path_factory.mktemp("notebooks")
     database = root / "stripe_sandbox_data.duckdb"
     dlt_home = root / "dlt_home"
@@ -89,7 +89,7 @@ def loaded_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     result = subprocess.run(
         [
             sys.executable,
-            str(REPO_ROOT / "pipelines" / "stripe.py"),
+            str(REPO_ROOT / "pipelines" / "stripe_pipeline.py"),
             "--sandbox",
             "--sandbox-volume",
             "20",

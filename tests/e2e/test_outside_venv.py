@@ -15,9 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     "script",
     [
-        "stripe.py",
-        "salesforce.py",
-        "servicenow.py",
+        "stripe_pipeline.py",
+        "salesforce_pipeline.py",
+        "servicenow_pipeline.py",
         "status.py",
         "dead_letters.py",
         "stripe_webhooks.py",

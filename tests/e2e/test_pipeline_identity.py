@@ -1,6 +1,6 @@
 """One pipeline per account, and state that stays with its checkout (issue 14, item 4).
 
-Every test runs ``pipelines/stripe.py`` in-process from a temporary working directory,
+Every test runs ``pipelines/stripe_pipeline.py`` in-process from a temporary working directory,
 against sandboxes standing in for accounts: another seed is another account (its own
 ``acct_`` id and object ids), a live key on the same sandbox is the same account's live
 mode.
@@ -18,7 +18,7 @@ import dlt
 import duckdb
 import pytest
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from pipelines.common import LOCAL_PIPELINES_DIR
 from pipelines.identity import STATE_KEY
 from sandbox.stripe import StripeSandbox

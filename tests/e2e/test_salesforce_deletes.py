@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines import salesforce as salesforce_pipeline
+from pipelines import salesforce_pipeline
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.salesforce.clock import ManualClock
 

@@ -1,4 +1,4 @@
-"""End to end: pipelines/salesforce.py against the emulator into a real DuckDB file."""
+"""End to end: pipelines/salesforce_pipeline.py against the emulator into a real DuckDB file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import dlt
 import duckdb
 import pytest
 
-from pipelines import salesforce as salesforce_pipeline
+from pipelines import salesforce_pipeline
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.salesforce.changes import apply_demo_changes
 from sources.kit.ledger import read_ledger

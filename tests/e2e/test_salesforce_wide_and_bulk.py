@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import salesforce as salesforce_pipeline
+from pipelines import salesforce_pipeline
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.salesforce.wide import WIDE_OBJECT, wide_values
 from tests.e2e.test_salesforce_pipeline import (  # noqa: F401 - point_at is a fixture

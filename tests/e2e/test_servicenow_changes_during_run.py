@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import servicenow as servicenow_pipeline
+from pipelines import servicenow_pipeline
 from sandbox.servicenow import ServiceNowSandbox
 from tests.e2e.test_servicenow_pipeline import point_at, query  # noqa: F401 - fixture
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pipelines import servicenow as servicenow_pipeline
+from pipelines import servicenow_pipeline
 from sandbox.servicenow import ServiceNowSandbox
 from sandbox.servicenow.audit import DeleteVia
 from sandbox.servicenow.clock import ManualClock, glide_time

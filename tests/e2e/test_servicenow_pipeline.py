@@ -1,4 +1,4 @@
-"""End to end: pipelines/servicenow.py against the ServiceNow sandbox into a real DuckDB file."""
+"""End to end: pipelines/servicenow_pipeline.py against its sandbox into a real DuckDB file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines import servicenow as servicenow_pipeline
+from pipelines import servicenow_pipeline
 from sandbox.servicenow import ServiceNowSandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -219,7 +219,7 @@ def test_sandbox_command_loads_the_sandbox(tmp_path: Path) -> None:
         "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "servicenow_data.duckdb"),
     }
     result = subprocess.run(
-        [sys.executable, "pipelines/servicenow.py", "--sandbox", "--canonical"],
+        [sys.executable, "pipelines/servicenow_pipeline.py", "--sandbox", "--canonical"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

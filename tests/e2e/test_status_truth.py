@@ -1,4 +1,4 @@
-"""End to end: status.py tells the truth about real runs of pipelines/stripe.py on the sandbox.
+"""End to end: status.py tells the truth about real runs of stripe_pipeline.py on the sandbox.
 
 A run rejected before loading fails the status, every pipeline is reported (never exit
 2), a resource no longer selected stops alerting, a typo never leaves a row behind.
@@ -16,8 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines import status
-from pipelines import stripe as stripe_pipeline
+from pipelines import status, stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe.settings import RESOURCES
 
@@ -73,12 +72,12 @@ def test_a_run_rejected_before_loading_fails_the_status_until_a_run_loads(
     env: dict[str, str], duckdb_path: Path
 ) -> None:
     resources = {"SOURCES__STRIPE__RESOURCES": "customers,events"}
-    assert script("stripe.py", env, **resources).returncode == 0
+    assert script("stripe_pipeline.py", env, **resources).returncode == 0
     healthy = script("status.py", env)
-    rejected = script("stripe.py", env, **resources, SOURCES__STRIPE__API_KEY=BAD_KEY)
+    rejected = script("stripe_pipeline.py", env, **resources, SOURCES__STRIPE__API_KEY=BAD_KEY)
 
     after = script("status.py", env)
-    assert script("stripe.py", env, **resources).returncode == 0
+    assert script("stripe_pipeline.py", env, **resources).returncode == 0
     recovered = script("status.py", env)
 
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
@@ -103,7 +102,9 @@ def test_every_pipeline_is_reported_and_the_exit_code_is_the_worst(
     names = status.list_pipelines(str(dlt_home / "pipelines"))
 
     both_fine = script("status.py", env)
-    assert script("stripe.py", env, *args, SOURCES__STRIPE__API_KEY=BAD_KEY).returncode == 1
+    assert (
+        script("stripe_pipeline.py", env, *args, SOURCES__STRIPE__API_KEY=BAD_KEY).returncode == 1
+    )
     one_failed = script("status.py", env)
 
     assert len(names) == 2, names
@@ -133,7 +134,7 @@ def test_a_dropped_resource_or_a_typo_leaves_no_failed_row(
     assert ledger(duckdb_path) == rows_before
 
     # a typo in the configuration fails that run (it is broken), never a row of its own
-    typo = script("stripe.py", env, SOURCES__STRIPE__RESOURCES="custmers")
+    typo = script("stripe_pipeline.py", env, SOURCES__STRIPE__RESOURCES="custmers")
     during = script("status.py", env)
     assert stripe_pipeline.main(["--resources", "customers"]) == 0
     fixed = script("status.py", env)

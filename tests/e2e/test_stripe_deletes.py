@@ -19,7 +19,7 @@ import duckdb
 import pendulum
 import pytest
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 
 pytestmark = pytest.mark.e2e

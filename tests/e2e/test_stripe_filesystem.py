@@ -1,6 +1,6 @@
 """A lake on files: dlt's filesystem destination, as plain Parquet files and as Delta tables.
 
-``pipelines/stripe.py --destination filesystem`` writes into a local folder
+``pipelines/stripe_pipeline.py --destination filesystem`` writes into a local folder
 (``DESTINATION__FILESYSTEM__BUCKET_URL``); DuckDB reads it back: ``read_parquet`` for
 plain files, and Delta tables through ``deltalake`` as Arrow (DuckDB's ``delta``
 extension is downloaded on first use, which an offline machine cannot do).
@@ -28,7 +28,7 @@ import duckdb
 import pytest
 from deltalake import DeltaTable
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe import RESOURCE_NAMES
 from tests.stripe_compare import COMPARE_SQL, listed_ids, rows_by_id
@@ -61,7 +61,7 @@ def open_lake(folder: Path) -> duckdb.DuckDBPyConnection:
         elif any(table_dir.glob("*.parquet")):
             files = f"{table_dir}/*.parquet"
             con.execute(
-                f"CREATE VIEW raw.\"{name}\" AS "
+                f'CREATE VIEW raw."{name}" AS '
                 f"SELECT * FROM read_parquet('{files}', union_by_name = true)"
             )
         else:
@@ -115,7 +115,7 @@ def lake(
 
 @pytest.fixture
 def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Runs pipelines/stripe.py into one destination, each with its own dlt working dir."""
+    """Runs pipelines/stripe_pipeline.py into one destination, each with its own dlt working dir."""
 
     def _load(destination: str, *args: str) -> None:
         monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / f"dlt_{destination}"))
@@ -226,7 +226,7 @@ def test_cli_writes_delta_tables_chosen_in_dlt_config(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
-            "pipelines/stripe.py",
+            "pipelines/stripe_pipeline.py",
             "--sandbox",
             "--sandbox-volume",
             "5",

@@ -1,4 +1,4 @@
-"""End to end: pipelines/stripe.py against the sandbox over HTTP into a real DuckDB file."""
+"""End to end: pipelines/stripe_pipeline.py against the sandbox over HTTP into a DuckDB file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import duckdb
 import pendulum
 import pytest
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe import RESOURCE_NAMES
 from tests.stripe_compare import listed_ids
@@ -218,7 +218,7 @@ def test_readme_command_runs_the_sandbox_pipeline(tmp_path: Path) -> None:
     }
     env.pop("SOURCES__STRIPE__API_KEY", None)
     result = subprocess.run(
-        [sys.executable, "pipelines/stripe.py", "--sandbox", "--sandbox-volume", "10"],
+        [sys.executable, "pipelines/stripe_pipeline.py", "--sandbox", "--sandbox-volume", "10"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -277,7 +277,7 @@ def test_debug_logging_never_prints_the_api_key(
     }
 
     result = subprocess.run(
-        [sys.executable, "pipelines/stripe.py", "-v", "--resources", "customers,charges"],
+        [sys.executable, "pipelines/stripe_pipeline.py", "-v", "--resources", "customers,charges"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -8,7 +8,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from tests.stripe_compare import COMPARE_SQL, rows_by_id
 
@@ -22,7 +22,9 @@ def pg_ids(dsn: str, table: str) -> list[str]:
 
 
 def test_stripe_loads_and_merges_into_postgres(
-    stripe_sandbox: StripeSandbox, postgres_dsn: str, dlt_home: Path,
+    stripe_sandbox: StripeSandbox,
+    postgres_dsn: str,
+    dlt_home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
@@ -45,7 +47,9 @@ def test_stripe_loads_and_merges_into_postgres(
 
 
 def test_missing_postgres_credentials_name_the_setting(
-    stripe_sandbox: StripeSandbox, dlt_home: Path, monkeypatch: pytest.MonkeyPatch,
+    stripe_sandbox: StripeSandbox,
+    dlt_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
@@ -59,7 +63,9 @@ def test_missing_postgres_credentials_name_the_setting(
 
 
 def test_postgres_gets_the_same_rows_as_duckdb_through_full_incremental_and_dead_letters(
-    stripe_sandbox: StripeSandbox, postgres_dsn: str, tmp_path: Path,
+    stripe_sandbox: StripeSandbox,
+    postgres_dsn: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
@@ -105,8 +111,11 @@ def test_postgres_gets_the_same_rows_as_duckdb_through_full_incremental_and_dead
 
 
 def test_postgres_loads_without_parquet_fallback_warnings(
-    stripe_sandbox: StripeSandbox, postgres_dsn: str, dlt_home: Path,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    stripe_sandbox: StripeSandbox,
+    postgres_dsn: str,
+    dlt_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
     monkeypatch.setenv("SOURCES__STRIPE__API_KEY", stripe_sandbox.api_key)

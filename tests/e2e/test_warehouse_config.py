@@ -1,7 +1,7 @@
 """Warehouses by configuration: the README's keys reach dlt for every warehouse (no network).
 
 Each case sets the documented environment variables, builds the pipeline with
-``make_pipeline`` exactly as ``pipelines/stripe.py --destination NAME --staging
+``make_pipeline`` exactly as ``pipelines/stripe_pipeline.py --destination NAME --staging
 filesystem`` does, and resolves dlt's destination and staging configuration from them
 (the warehouse client libraries are not needed for that). A run without credentials
 stops with one line naming the keys to set; options a destination cannot honour stop
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import tomlkit
 
-from pipelines import stripe as stripe_pipeline
+from pipelines import stripe_pipeline
 from pipelines.common import UserFacingError, make_pipeline
 from sandbox.stripe import StripeSandbox
 
@@ -139,9 +139,7 @@ def test_documented_keys_reach_dlt(
         monkeypatch.setenv(key, value)
     staged = case.get("staging", True)
 
-    pipeline = make_pipeline(
-        f"wh_{name}", "stripe", name, staging="filesystem" if staged else None
-    )
+    pipeline = make_pipeline(f"wh_{name}", "stripe", name, staging="filesystem" if staged else None)
 
     destination = pipeline.destination
     assert destination is not None and destination.destination_type.endswith(f".{name}")
@@ -164,9 +162,7 @@ def test_documented_keys_reach_dlt(
 
 
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
-def test_missing_credentials_stop_with_one_line_naming_the_keys(
-    name: str, tmp_path: Path
-) -> None:
+def test_missing_credentials_stop_with_one_line_naming_the_keys(name: str, tmp_path: Path) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -176,7 +172,7 @@ def test_missing_credentials_stop_with_one_line_naming_the_keys(
     out = subprocess.run(
         [
             sys.executable,
-            "pipelines/stripe.py",
+            "pipelines/stripe_pipeline.py",
             "--sandbox",
             "--sandbox-volume",
             "3",
@@ -265,8 +261,7 @@ def test_example_secrets_toml_blocks_reach_dlt(tmp_path: Path) -> None:
     text = (REPO / ".dlt" / "example.secrets.toml").read_text()
     section = text[text.index("# ---- Warehouses") :]
     uncommented = "\n".join(
-        line[2:] if re.match(r"# (\[|[a-z_]+ = )", line) else line
-        for line in section.splitlines()
+        line[2:] if re.match(r"# (\[|[a-z_]+ = )", line) else line for line in section.splitlines()
     )
     (tmp_path / ".dlt").mkdir()
     (tmp_path / ".dlt" / "secrets.toml").write_text(uncommented)

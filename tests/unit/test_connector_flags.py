@@ -9,16 +9,23 @@ from typing import Optional
 
 import pytest
 
-from pipelines import salesforce, servicenow, stripe
+from pipelines import salesforce_pipeline, servicenow_pipeline, stripe_pipeline
 from sources.kit.errors import ConfigurationError
 from sources.kit.first_sync import parse_start
 
 Parse = Callable[[Optional[list[str]]], argparse.Namespace]
 RUNNERS = [
-    pytest.param(stripe.parse_args, "customers,charges", ["customers", "charges"], id="stripe"),
-    pytest.param(salesforce.parse_args, "Account, Lead", ["Account", "Lead"], id="salesforce"),
     pytest.param(
-        servicenow.parse_args, "incident,,sys_user", ["incident", "sys_user"], id="servicenow"
+        stripe_pipeline.parse_args, "customers,charges", ["customers", "charges"], id="stripe"
+    ),
+    pytest.param(
+        salesforce_pipeline.parse_args, "Account, Lead", ["Account", "Lead"], id="salesforce"
+    ),
+    pytest.param(
+        servicenow_pipeline.parse_args,
+        "incident,,sys_user",
+        ["incident", "sys_user"],
+        id="servicenow",
     ),
 ]
 
@@ -44,8 +51,8 @@ def test_every_runner_takes_the_same_flags(
 @pytest.mark.parametrize(
     ("parse", "alias"),
     [
-        pytest.param(salesforce.parse_args, "--objects", id="salesforce-objects"),
-        pytest.param(servicenow.parse_args, "--tables", id="servicenow-tables"),
+        pytest.param(salesforce_pipeline.parse_args, "--objects", id="salesforce-objects"),
+        pytest.param(servicenow_pipeline.parse_args, "--tables", id="servicenow-tables"),
     ],
 )
 def test_the_old_subset_flag_still_works_with_a_note(
@@ -58,8 +65,8 @@ def test_the_old_subset_flag_still_works_with_a_note(
 @pytest.mark.parametrize(
     "parser",
     [
-        pytest.param(salesforce.parse_args, id="salesforce"),
-        pytest.param(servicenow.parse_args, id="servicenow"),
+        pytest.param(salesforce_pipeline.parse_args, id="salesforce"),
+        pytest.param(servicenow_pipeline.parse_args, id="servicenow"),
     ],
 )
 def test_the_old_subset_flag_is_hidden_from_help(
@@ -74,7 +81,7 @@ def test_the_old_subset_flag_is_hidden_from_help(
 
 def test_an_unknown_progress_kind_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        servicenow.parse_args(["--progress", "fancy"])
+        servicenow_pipeline.parse_args(["--progress", "fancy"])
     assert exit_info.value.code == 2
     assert "argument --progress: invalid choice: 'fancy'" in capsys.readouterr().err
 
@@ -95,8 +102,8 @@ def test_a_start_date_is_read_as_utc(given: Optional[str], expected: Optional[st
 @pytest.mark.parametrize(
     "parse",
     [
-        pytest.param(salesforce.parse_args, id="salesforce"),
-        pytest.param(servicenow.parse_args, id="servicenow"),
+        pytest.param(salesforce_pipeline.parse_args, id="salesforce"),
+        pytest.param(servicenow_pipeline.parse_args, id="servicenow"),
     ],
 )
 def test_a_bad_start_date_flag_is_a_usage_line(

@@ -17,8 +17,9 @@ from sources.kit.errors import PaginationLoopError
 class FakeList:
     """Newest-first list with created[gte|lt] filters and starting_after, 10 per page."""
 
-    def __init__(self, objects: list[dict[str, Any]], page_size: int = 10,
-                 latency_s: float = 0.001) -> None:
+    def __init__(
+        self, objects: list[dict[str, Any]], page_size: int = 10, latency_s: float = 0.001
+    ) -> None:
         self.objects = sorted(objects, key=lambda o: (o["_t"], o["id"]), reverse=True)
         self.latency_s = latency_s
         self.page_size = page_size
@@ -30,14 +31,15 @@ class FakeList:
             self.requests += 1
         time.sleep(self.latency_s)  # a millisecond of "network" lets other workers run
         rows = [
-            o for o in self.objects
+            o
+            for o in self.objects
             if o["_t"] >= params.get("created[gte]", 0)
             and o["_t"] < params.get("created[lt]", 10**12)
         ]
         after = params.get("starting_after")
         if after is not None:
             index = next(i for i, o in enumerate(rows) if o["id"] == after)
-            rows = rows[index + 1:]
+            rows = rows[index + 1 :]
         page = rows[: self.page_size]
         shown = [{k: v for k, v in o.items() if k != "_t"} for o in page]
         return shown, len(rows) > len(page)

@@ -446,8 +446,13 @@ def test_signing_auth_signs_every_retry_afresh() -> None:
 
     nonces = iter(f"nonce{i}" for i in range(10))
     auth = OAuth1HmacSha256(
-        "ck", "cs_secret", "tk", "ts_secret", realm="123",
-        clock=lambda: 1_700_000_000, nonce_factory=lambda: next(nonces),
+        "ck",
+        "cs_secret",
+        "tk",
+        "ts_secret",
+        realm="123",
+        clock=lambda: 1_700_000_000,
+        nonce_factory=lambda: next(nonces),
     )
     session, adapter, _ = make_session([status(503), status(503), ok()])
     prepared = session.prepare_request(

@@ -41,4 +41,4 @@ def test_the_pipeline_modules_import_each_other_without_a_cycle() -> None:
 
     for name in graph:
         visit(name)
-    assert "stripe" in graph and "stripe_webhooks" in graph
+    assert "stripe_pipeline" in graph and "stripe_webhooks" in graph

@@ -40,9 +40,7 @@ def test_list_pipelines_skips_ledger_writers_and_stateless_dirs(tmp_path: Path) 
     ],
     ids=["only-one", "named", "several-all", "none"],
 )
-def test_choose_pipelines(
-    requested: str | None, available: list[str], expected: list[str]
-) -> None:
+def test_choose_pipelines(requested: str | None, available: list[str], expected: list[str]) -> None:
     assert status.choose_pipelines(requested, available, "/dir") == expected
 
 
