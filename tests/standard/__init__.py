@@ -1,0 +1,1 @@
+"""Standard tests every connector passes, one declaration per connector (``connectors.py``)."""

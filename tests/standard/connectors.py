@@ -1,0 +1,301 @@
+"""One declaration per connector: what the standard tests load, compare and change.
+
+A declaration says which tables a run loads (``--resources``) and compares, their
+primary key column, how to start the emulator and point the connector at it (the
+documented ``SOURCES__<NAME>__*`` settings), how to read the emulator's records, one
+update/create/delete, the wrong secret for the bad-credentials test and one listing
+through the provider's official client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.standard.harness import RequestGate
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """What a change to the emulator did, in the first compared table."""
+
+    updated: str
+    """Primary key of the updated record."""
+    column: str
+    """The loaded column the update changed..."""
+    value: Any
+    """...and its new value."""
+    created: str
+    deleted: str
+
+
+@dataclass(frozen=True)
+class BadSecret:
+    """Settings with one wrong secret, the secret, and the setting the error must name."""
+
+    overrides: Mapping[str, str]
+    secret: str
+    setting: str
+
+
+@dataclass(frozen=True)
+class ConnectorCase:
+    """How the standard tests drive and check one connector."""
+
+    name: str
+    resources: tuple[str, ...]
+    """What ``--resources`` selects (small on purpose: the suite runs in minutes)."""
+    tables: tuple[str, ...]
+    """Loaded tables compared with the emulator, in the order of ``resources``."""
+    primary_key: str
+    """Primary key column of every compared table."""
+    deletes: str
+    """How a delete reaches the table: ``flag`` (``deleted = true``) or ``absent``."""
+    start: Callable[[pytest.FixtureRequest, RequestGate], Any]
+    """Starts the emulator (small seed), every request passing through the gate."""
+    settings: Callable[[Any, Path], dict[str, str]]
+    """Environment pointing the connector at a started emulator."""
+    expected: Callable[[Any, str], set[str]]
+    """The emulator's live records' primary keys for one compared table."""
+    mutate: Callable[[Any], Mutation]
+    bad_secret: Callable[[Any, Path], BadSecret]
+    official_listing: Callable[[Any], tuple[list[str], set[str]]]
+    """Ids one object's listing gives through the official client, and the expected ids."""
+
+    @property
+    def resources_flag(self) -> str:
+        return ",".join(self.resources)
+
+    @property
+    def hold_table(self) -> str:
+        """The table whose committed, unrecorded job the load kill point waits for."""
+        return self.tables[0]
+
+
+# -- Stripe ------------------------------------------------------------------------------
+
+
+def start_stripe(request: pytest.FixtureRequest, gate: RequestGate) -> Any:
+    from sandbox.stripe import StripeSandbox
+    from sandbox.stripe.faults import Faults
+
+    # Every request waits `latency` through the injected sleep: that is the gate.
+    sandbox = StripeSandbox(
+        seed=42, volume=10, rate_limit=0, faults=Faults(latency_ms=0.001), sleep=gate.sleep
+    )
+    sandbox.start()
+    request.addfinalizer(sandbox.stop)
+    return sandbox
+
+
+def stripe_settings(sandbox: Any, root: Path) -> dict[str, str]:
+    return {
+        "SOURCES__STRIPE__BASE_URL": sandbox.base_url,
+        "SOURCES__STRIPE__API_KEY": sandbox.api_key,
+    }
+
+
+def stripe_expected(sandbox: Any, table: str) -> set[str]:
+    return {o["id"] for o in sandbox.store.listable(table)}
+
+
+def stripe_mutate(sandbox: Any) -> Mutation:
+    store = sandbox.store
+    customers = store.listable("customers")
+    store.update("customer", customers[0]["id"], name="Renamed Customer")
+    store.delete("customer", customers[1]["id"])
+    created = store.create("customer", name="Brand New", email="new@example.com")
+    return Mutation(
+        customers[0]["id"], "name", "Renamed Customer", created["id"], customers[1]["id"]
+    )
+
+
+def stripe_bad_secret(sandbox: Any, root: Path) -> BadSecret:
+    wrong = "sk_test_standardWrongKey0042"
+    return BadSecret({"SOURCES__STRIPE__API_KEY": wrong}, wrong, "sources.stripe.api_key")
+
+
+def stripe_official_listing(sandbox: Any) -> tuple[list[str], set[str]]:
+    import stripe
+
+    client = stripe.StripeClient(
+        sandbox.api_key, base_addresses={"api": sandbox.base_url}, max_network_retries=0
+    )
+    pages = client.v1.customers.list({"limit": 3}).auto_paging_iter()  # several pages
+    return [c.id for c in pages], stripe_expected(sandbox, "customers")
+
+
+STRIPE = ConnectorCase(
+    name="stripe",
+    resources=("customers", "charges"),
+    tables=("customers", "charges"),
+    primary_key="id",
+    deletes="flag",
+    start=start_stripe,
+    settings=stripe_settings,
+    expected=stripe_expected,
+    mutate=stripe_mutate,
+    bad_secret=stripe_bad_secret,
+    official_listing=stripe_official_listing,
+)
+
+
+# -- Salesforce --------------------------------------------------------------------------
+
+SALESFORCE_OBJECTS = {"account": "Account", "contact": "Contact"}
+
+
+def start_salesforce(request: pytest.FixtureRequest, gate: RequestGate) -> Any:
+    from sandbox.salesforce import SalesforceSandbox
+
+    key_pair = request.getfixturevalue("salesforce_key_pair")  # one per session: RSA is slow
+    sandbox = SalesforceSandbox(seed=7, volume=12, page_size=10, key_pair=key_pair)
+    setattr(sandbox.api, "handle", gate.wrap(sandbox.api.handle))  # noqa: B010
+    sandbox.start()
+    request.addfinalizer(sandbox.stop)
+    return sandbox
+
+
+def salesforce_settings(sandbox: Any, root: Path) -> dict[str, str]:
+    return {
+        f"SOURCES__SALESFORCE__CREDENTIALS__{key.upper()}": value
+        for key, value in sandbox.jwt_credentials().items()
+    }
+
+
+def salesforce_expected(sandbox: Any, table: str) -> set[str]:
+    return {r["Id"] for r in sandbox.store.live(SALESFORCE_OBJECTS[table])}
+
+
+def salesforce_mutate(sandbox: Any) -> Mutation:
+    store = sandbox.store
+    accounts = store.live("Account")
+    store.update("Account", accounts[0]["Id"], Name="Renamed Account")
+    store.delete_all("Account", accounts[1]["Id"])  # its contacts go to the recycle bin too
+    created = store.create("Account", Name="Brand New Account")
+    return Mutation(accounts[0]["Id"], "name", "Renamed Account", created["Id"], accounts[1]["Id"])
+
+
+def salesforce_bad_secret(sandbox: Any, root: Path) -> BadSecret:
+    """The refresh-token flow with a wrong client secret (JWT settings removed)."""
+    wrong = "standard-wrong-client-secret-0042"
+    prefix = "SOURCES__SALESFORCE__CREDENTIALS__"
+    overrides = {f"{prefix}{key.upper()}": "" for key in sandbox.jwt_credentials()}
+    overrides.update({f"{prefix}{k.upper()}": v for k, v in sandbox.refresh_credentials().items()})
+    overrides[f"{prefix}CLIENT_SECRET"] = wrong
+    overrides[f"{prefix}TOKEN_STORE_DIR"] = str(root / "tokens")
+    return BadSecret(overrides, wrong, "sources.salesforce.credentials.client_secret")
+
+
+def salesforce_official_listing(sandbox: Any) -> tuple[list[str], set[str]]:
+    import requests
+    from simple_salesforce import Salesforce
+
+    from sandbox.salesforce.server import CONSUMER_KEY, USERNAME
+    from tests.sandbox.test_salesforce_simple_salesforce import LoopbackHttp
+
+    token = sandbox.oauth.issue_access_token(CONSUMER_KEY, USERNAME, None, "sdk")
+    with requests.Session() as session:
+        session.mount(f"https://{sandbox.base_url.removeprefix('http://')}/", LoopbackHttp())
+        sf = Salesforce(
+            instance_url=sandbox.base_url, session_id=token, session=session, version="59.0"
+        )
+        # query_all follows nextRecordsUrl: the emulator answers pages of 10
+        records = sf.query_all("SELECT Id FROM Contact")["records"]
+    return [r["Id"] for r in records], salesforce_expected(sandbox, "contact")
+
+
+SALESFORCE = ConnectorCase(
+    name="salesforce",
+    resources=("Account", "Contact"),
+    tables=("account", "contact"),
+    primary_key="id",
+    deletes="flag",
+    start=start_salesforce,
+    settings=salesforce_settings,
+    expected=salesforce_expected,
+    mutate=salesforce_mutate,
+    bad_secret=salesforce_bad_secret,
+    official_listing=salesforce_official_listing,
+)
+
+
+# -- ServiceNow --------------------------------------------------------------------------
+
+
+def start_servicenow(request: pytest.FixtureRequest, gate: RequestGate) -> Any:
+    from sandbox.servicenow import ServiceNowSandbox
+
+    sandbox = ServiceNowSandbox(seed=42)
+    setattr(sandbox.api, "handle", gate.wrap(sandbox.api.handle))  # noqa: B010
+    sandbox.start()
+    request.addfinalizer(sandbox.stop)
+    return sandbox
+
+
+def servicenow_settings(sandbox: Any, root: Path) -> dict[str, str]:
+    prefix = "SOURCES__SERVICENOW__"
+    return {
+        prefix + "BASE_URL": sandbox.base_url,
+        prefix + "CREDENTIALS__AUTH_TYPE": "basic",
+        prefix + "CREDENTIALS__USERNAME": sandbox.username,
+        prefix + "CREDENTIALS__PASSWORD": sandbox.password,
+    }
+
+
+def servicenow_expected(sandbox: Any, table: str) -> set[str]:
+    return {r["sys_id"] for r in sandbox.store.records(table)}
+
+
+def servicenow_mutate(sandbox: Any) -> Mutation:
+    store = sandbox.store
+    incidents = store.records("incident")
+    sandbox.advance(60)  # the emulator's manual clock: changes stamped after the first run
+    store.update("incident", incidents[0]["sys_id"], state="7")
+    deleted = store.delete("incident", incidents[1]["sys_id"])["documentkey"]
+    created = store.create("incident", number="INC0099999", short_description="New", state="1")
+    return Mutation(incidents[0]["sys_id"], "state", "7", created["sys_id"], deleted)
+
+
+def servicenow_bad_secret(sandbox: Any, root: Path) -> BadSecret:
+    wrong = "StandardWrongPassword-0042"
+    return BadSecret(
+        {"SOURCES__SERVICENOW__CREDENTIALS__PASSWORD": wrong},
+        wrong,
+        "sources.servicenow.credentials",
+    )
+
+
+def servicenow_official_listing(sandbox: Any) -> tuple[list[str], set[str]]:
+    import pysnow
+
+    client = pysnow.Client(
+        host=sandbox.base_url.split("://", 1)[1],
+        user=sandbox.username,
+        password=sandbox.password,
+        use_ssl=False,
+    )
+    incidents = client.resource(api_path="/table/incident")
+    rows = incidents.get(query={}, limit=1000).all()
+    return [r["sys_id"] for r in rows], servicenow_expected(sandbox, "incident")
+
+
+SERVICENOW = ConnectorCase(
+    name="servicenow",
+    resources=("incident", "sys_user"),
+    tables=("incident", "sys_user"),
+    primary_key="sys_id",
+    deletes="flag",
+    start=start_servicenow,
+    settings=servicenow_settings,
+    expected=servicenow_expected,
+    mutate=servicenow_mutate,
+    bad_secret=servicenow_bad_secret,
+    official_listing=servicenow_official_listing,
+)
+
+SPECS = (STRIPE, SALESFORCE, SERVICENOW)
