@@ -37,13 +37,29 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """Creates an empty database and returns its DSN."""
-        self._run(str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
-                  "-U", "postgres", "-c", f"CREATE DATABASE {name}")
+        self._run(
+            str(self.bin_dir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-c",
+            f"CREATE DATABASE {name}",
+        )
         return self.dsn_for(name)
 
     def stop(self) -> None:
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
-                  "stop", check=False)
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-m",
+            "immediate",
+            "stop",
+            check=False,
+        )
 
     def _run(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         full = ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else list(cmd)
@@ -84,18 +100,42 @@ def start_postgres(root: Path) -> PostgresServer:
                 break
             os.chmod(parent, os.stat(parent).st_mode | 0o011)
     server = PostgresServer(port=free_port(), data_dir=data_dir, bin_dir=bin_dir, run_as=run_as)
-    server._run(str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                "--auth=trust", "-E", "UTF8", "--no-sync")
     server._run(
-        str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-w", "-l", str(root / "log"), "-o",
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data_dir),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
+    server._run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data_dir),
+        "-w",
+        "-l",
+        str(root / "log"),
+        "-o",
         f"-p {server.port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off",
         "start",
     )
     deadline = time.monotonic() + 30
     while True:
-        result = server._run(str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(server.port),
-                             "-U", "postgres", "-c", f"CREATE DATABASE {server.database}",
-                             check=False)
+        result = server._run(
+            str(bin_dir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(server.port),
+            "-U",
+            "postgres",
+            "-c",
+            f"CREATE DATABASE {server.database}",
+            check=False,
+        )
         if result.returncode == 0:
             return server
         if time.monotonic() > deadline:
