@@ -33,36 +33,13 @@ import pytest
 from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe import RESOURCE_NAMES
+from tests.load_hold import hold_env, install_hook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VOLUME = 10
 KILL_DEADLINE_S = 120.0
 POLL_S = 0.001
 
-HOLD_HOOK = '''\
-"""Test-only (tests/e2e/test_kill9_resume.py): holds dlt after a job's commit."""
-import os
-import threading
-
-_tables = os.environ.get("KILL9_HOLD_TABLES")
-if _tables:
-    from dlt.common.storages.load_package import PackageStorage
-    from dlt.common.storages.load_storage import ParsedLoadJobFileName
-
-    _hold = set(_tables.split(","))
-    _signals = os.environ["KILL9_SIGNAL_DIR"]
-    _save = PackageStorage.save_pending_transition
-
-    def _held_save(self, load_id, file_name, state, failed_message=None):
-        job = ParsedLoadJobFileName.parse(file_name)
-        if state == "completed" and job.table_name in _hold and job.file_format != "sql":
-            # the destination committed this job; dlt has not recorded it yet
-            open(os.path.join(_signals, job.table_name), "w").close()
-            threading.Event().wait()
-        return _save(self, load_id, file_name, state, failed_message)
-
-    PackageStorage.save_pending_transition = _held_save
-'''
 
 FIRST_SYNC_HOLD = (
     "events",  # append
@@ -107,9 +84,7 @@ class Workspace:
             "DESTINATION__DUCKDB__CREDENTIALS": str(self.db),
         }
         if hold:
-            env["PYTHONPATH"] = os.pathsep.join([str(self.root / "hook"), str(REPO_ROOT)])
-            env["KILL9_HOLD_TABLES"] = ",".join(hold)
-            env["KILL9_SIGNAL_DIR"] = str(self.signals)
+            env.update(hold_env(hold, self.signals, self.root / "hook", REPO_ROOT))
         return env
 
 
@@ -129,7 +104,7 @@ def extracting(ws: Workspace) -> bool:
 
 
 def held(tables: tuple[str, ...]) -> Callable[[Workspace], bool]:
-    """Every held table has a committed, unrecorded job (see ``HOLD_HOOK``)."""
+    """Every held table has a committed, unrecorded job (see ``tests/load_hold.py``)."""
     return lambda ws: all((ws.signals / t).exists() for t in tables)
 
 
@@ -192,8 +167,7 @@ def workspace(
 ) -> Iterator[Workspace]:
     """A sandbox, the pipeline's folders, and the env for in-process runs."""
     ws = Workspace(tmp_path, stripe_sandbox_factory(volume=VOLUME))
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "sitecustomize.py").write_text(HOLD_HOOK)
+    install_hook(tmp_path / "hook")
     ws.signals.mkdir()
     for name in ("DLT_DATA_DIR", "RUNTIME__DLTHUB_TELEMETRY", "SOURCES__STRIPE__BASE_URL"):
         monkeypatch.setenv(name, ws.env()[name])

@@ -24,38 +24,14 @@ from typing import Any, Optional
 import duckdb
 import pytest
 
+from tests.load_hold import hold_env, install_hook
+
 SLUICE = Path(sys.executable).with_name("sluice")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 120.0
 KILL_DEADLINE_S = 60.0
 POLL_S = 0.005
 ISOLATED_PREFIXES = ("SOURCES__", "DESTINATION__", "DLT_", "RUNTIME__", "SLUICE__", "NORMALIZE__")
-
-HOLD_HOOK = '''\
-"""Test-only (tests/standard): holds dlt right after the destination committed a job."""
-import os
-import threading
-
-_tables = os.environ.get("STANDARD_HOLD_TABLES")
-if _tables:
-    from dlt.common.storages.load_package import PackageStorage
-    from dlt.common.storages.load_storage import ParsedLoadJobFileName
-
-    _hold = set(_tables.split(","))
-    _signal = os.environ["STANDARD_HOLD_SIGNAL"]
-    _save = PackageStorage.save_pending_transition
-
-    def _held_save(self, load_id, file_name, state, failed_message=None):
-        job = ParsedLoadJobFileName.parse(file_name)
-        if state == "completed" and job.table_name in _hold and job.file_format != "sql":
-            open(_signal, "w").close()
-            threading.Event().wait()
-        return _save(self, load_id, file_name, state, failed_message)
-
-    PackageStorage.save_pending_transition = _held_save
-'''
-"""A ``sitecustomize`` put on the killed run's ``PYTHONPATH`` only (nothing in the sources):
-the kill then lands in the one window where a re-run could load rows twice."""
 
 
 class RequestGate:
@@ -132,8 +108,13 @@ class Project:
         return self.dlt_dir / "pipelines" / self.connector
 
     @property
-    def hold_signal(self) -> Path:
+    def hold_signals(self) -> Path:
+        """Where the hold hook signals each held table (``held/<table>``)."""
         return self.root / "held"
+
+    def held(self, table: str) -> Callable[[], bool]:
+        """True once the hook holds the run after ``table``'s job was committed."""
+        return (self.hold_signals / table).exists
 
     def env(
         self, overrides: Optional[Mapping[str, str]] = None, hold: tuple[str, ...] = ()
@@ -150,12 +131,8 @@ class Project:
             }
         )
         if hold:
-            hook = self.root / "hook"
-            hook.mkdir(exist_ok=True)
-            (hook / "sitecustomize.py").write_text(HOLD_HOOK)
-            env["PYTHONPATH"] = os.pathsep.join([str(hook), str(REPO_ROOT)])
-            env["STANDARD_HOLD_TABLES"] = ",".join(hold)
-            env["STANDARD_HOLD_SIGNAL"] = str(self.hold_signal)
+            hook = install_hook(self.root / "hook")
+            env.update(hold_env(hold, self.hold_signals, hook, REPO_ROOT))
         return env
 
     def command(self, *args: str) -> list[str]:

@@ -3,7 +3,7 @@
 Two kill points, both deterministic: mid-extract (the emulator holds one of the run's
 requests, the process is killed while it waits for the answer) and mid-load (a test-only
 ``sitecustomize`` holds dlt right after the destination committed the first compared
-table's job and before dlt recorded it; see ``harness.HOLD_HOOK``).
+table's job and before dlt recorded it; see ``tests/load_hold.py``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_killed_after_a_load_job_committed_then_rerun_loads_exactly_the_emulator
     spec: ConnectorCase, emulator: Emulator, project: Project
 ) -> None:
     project.run_killed(
-        project.hold_signal.exists, "--resources", spec.resources_flag, hold=(spec.hold_table,)
+        project.held(spec.hold_table), "--resources", spec.resources_flag, hold=(spec.hold_table,)
     )
     assert project.rows_anywhere(spec.hold_table) > 0, "the held job was committed"
     project.run_ok("--resources", spec.resources_flag)

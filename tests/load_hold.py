@@ -1,0 +1,54 @@
+"""A test-only ``sitecustomize`` that holds dlt right after the destination committed a job.
+
+Put on a pipeline process's ``PYTHONPATH`` only (nothing in the sources), it stops the
+process in the one window where a re-run could load rows twice: the destination holds a
+table's job, dlt has not yet recorded it. The test then kills the process with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+HOLD_HOOK = '''\
+"""Test-only (tests/load_hold.py): holds dlt after a job's commit."""
+import os
+import threading
+
+_tables = os.environ.get("SLUICE_TEST_HOLD_TABLES")
+if _tables:
+    from dlt.common.storages.load_package import PackageStorage
+    from dlt.common.storages.load_storage import ParsedLoadJobFileName
+
+    _hold = set(_tables.split(","))
+    _signals = os.environ["SLUICE_TEST_HOLD_SIGNALS"]
+    _save = PackageStorage.save_pending_transition
+
+    def _held_save(self, load_id, file_name, state, failed_message=None):
+        job = ParsedLoadJobFileName.parse(file_name)
+        if state == "completed" and job.table_name in _hold and job.file_format != "sql":
+            # the destination committed this job; dlt has not recorded it yet
+            open(os.path.join(_signals, job.table_name), "w").close()
+            threading.Event().wait()
+        return _save(self, load_id, file_name, state, failed_message)
+
+    PackageStorage.save_pending_transition = _held_save
+'''
+
+
+def install_hook(folder: Path) -> Path:
+    """Writes the hook as ``folder/sitecustomize.py``; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(HOLD_HOOK)
+    return folder
+
+
+def hold_env(tables: Sequence[str], signals: Path, hook: Path, repo_root: Path) -> dict[str, str]:
+    """Environment that holds the given tables' jobs, signalling ``signals/<table>``."""
+    signals.mkdir(parents=True, exist_ok=True)
+    return {
+        "PYTHONPATH": os.pathsep.join([str(hook), str(repo_root)]),
+        "SLUICE_TEST_HOLD_TABLES": ",".join(tables),
+        "SLUICE_TEST_HOLD_SIGNALS": str(signals),
+    }
