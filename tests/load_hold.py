@@ -1,4 +1,4 @@
-"""A test-only ``sitecustomize`` that holds dlt right after the destination committed a job.
+"""Kill -9 test helpers: a ``sitecustomize`` that holds dlt after a job commit, and the kill.
 
 Put on a pipeline process's ``PYTHONPATH`` only (nothing in the sources), it stops the
 process in the one window where a re-run could load rows twice: the destination holds a
@@ -8,8 +8,13 @@ table's job, dlt has not yet recorded it. The test then kills the process with S
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import pytest
 
 HOLD_HOOK = '''\
 """Test-only (tests/load_hold.py): holds dlt after a job's commit."""
@@ -52,3 +57,30 @@ def hold_env(tables: Sequence[str], signals: Path, hook: Path, repo_root: Path) 
         "SLUICE_TEST_HOLD_TABLES": ",".join(tables),
         "SLUICE_TEST_HOLD_SIGNALS": str(signals),
     }
+
+
+def kill_when(
+    process: subprocess.Popen[bytes],
+    reached: Callable[[], bool],
+    *,
+    deadline_s: float,
+    poll_s: float,
+) -> None:
+    """SIGKILLs ``process`` by PID once ``reached()``; fails if it ends or times out first."""
+    deadline = time.monotonic() + deadline_s
+    try:
+        while not reached():
+            if process.poll() is not None:
+                err = process.stderr.read().decode()[-1500:] if process.stderr else ""
+                pytest.fail(f"run ended (rc {process.returncode}) before the kill point\n{err}")
+            if time.monotonic() > deadline:
+                pytest.fail("kill point not reached in time")
+            time.sleep(poll_s)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stderr:
+            process.stderr.close()
+    assert process.returncode == -signal.SIGKILL

@@ -16,10 +16,8 @@ a kill made dlt load those rows again (see ``sources/kit/resume.py``).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ import pytest
 from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
 from sources.stripe import RESOURCE_NAMES
-from tests.load_hold import hold_env, install_hook
+from tests.load_hold import hold_env, install_hook, kill_when
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VOLUME = 10
@@ -138,25 +136,7 @@ def spawn(ws: Workspace, hold: tuple[str, ...], args: tuple[str, ...]) -> subpro
 def run_killed(ws: Workspace, point: KillPoint, *args: str) -> None:
     """Runs the pipeline process and SIGKILLs it by PID once ``point`` is reached."""
     process = spawn(ws, point.hold, args)
-    deadline = time.monotonic() + KILL_DEADLINE_S
-    try:
-        while not point.reached(ws):
-            if process.poll() is not None:
-                err = process.stderr.read().decode()[-1500:] if process.stderr else ""
-                pytest.fail(
-                    f"pipeline ended (rc {process.returncode}) before the kill point\n{err}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail("kill point not reached in time")
-            time.sleep(POLL_S)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stderr:
-            process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+    kill_when(process, lambda: point.reached(ws), deadline_s=KILL_DEADLINE_S, poll_s=POLL_S)
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,9 +20,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import duckdb
-import pytest
 
-from tests.load_hold import hold_env, install_hook
+from tests.load_hold import hold_env, install_hook, kill_when
 
 SLUICE = Path(sys.executable).with_name("sluice")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -169,23 +166,7 @@ class Project:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + KILL_DEADLINE_S
-        try:
-            while not reached():
-                if process.poll() is not None:
-                    err = process.stderr.read().decode()[-1500:] if process.stderr else ""
-                    pytest.fail(f"run ended (rc {process.returncode}) before the kill\n{err}")
-                if time.monotonic() > deadline:
-                    pytest.fail("kill point not reached in time")
-                time.sleep(POLL_S)
-            os.kill(process.pid, signal.SIGKILL)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if process.stderr:
-                process.stderr.close()
-        assert process.returncode == -signal.SIGKILL
+        kill_when(process, reached, deadline_s=KILL_DEADLINE_S, poll_s=POLL_S)
 
     def status(self) -> dict[str, Any]:
         """``sluice status --json`` for this connector's pipeline."""
