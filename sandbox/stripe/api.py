@@ -16,12 +16,13 @@ from urllib.parse import unquote
 from . import errors
 from .account import ACCOUNT_PATH, account_object
 from .auth import Authenticator
+from .embedded import api_view
 from .expand import expand, list_paths
 from .faults import FaultInjector
 from .forms import parse_form, parse_query
 from .idempotency import IdempotencyCache, StoredResponse, fingerprint
 from .ids import IdFactory
-from .listing import Page, paginate, parse_list_query
+from .listing import Page, page_sublist, paginate, parse_list_query
 from .params import CREATE_PARAMS, UPDATE_PARAMS, coerce_create, coerce_update
 from .ratelimit import RateLimiter
 from .resources import API_VERSION, BY_LIST_NAME, Resource
@@ -165,6 +166,10 @@ class StripeApi:
             )
             return ApiResponse(body=encode(account))
         parts = request.path.strip("/").split("/")
+        if request.method == "GET" and parts[:1] == ["v1"]:
+            sublist = self._sublist(parts, request.query)
+            if sublist is not None:
+                return sublist
         spec = BY_LIST_NAME.get(parts[1]) if len(parts) in (2, 3) and parts[0] == "v1" else None
         if spec is None:
             raise errors.unrecognized_url(request.method, request.path)
@@ -235,7 +240,7 @@ class StripeApi:
                 self._stats.record_malformed(entry.key[1])
                 records.append(encode(self._injector.malformed(entry.obj, spec.time_field)))
             elif paths:
-                records.append(encode(expand(entry.obj, paths, self._fetch)))
+                records.append(encode(api_view(expand(entry.obj, paths, self._fetch))))
             else:
                 records.append(entry.json())
         has_more = b"true" if page.has_more else b"false"
@@ -250,6 +255,47 @@ class StripeApi:
                 b'"}',
             )
         )
+
+    def _sublist(self, parts: list[str], query: str) -> ApiResponse | None:
+        """``GET /v1/invoices/<id>/lines`` and ``GET /v1/subscription_items``: a parent's
+        whole sub-list, paged (see ``sublists.py``); ``None`` for any other path."""
+        params = parse_query(query)
+        if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
+            invoice_id = unquote(parts[2])
+            parent = self._visible("invoice", invoice_id)
+            url = f"/v1/invoices/{invoice_id}/lines"
+            page = page_sublist(parent["lines"]["data"], params, url, "line_item")
+        elif len(parts) == 2 and parts[1] == "subscription_items":
+            if "subscription" not in params:
+                raise errors.missing_parameter("subscription")
+            subscription_id = str(params["subscription"])
+            parent = self._visible("subscription", subscription_id, param="subscription")
+            # Stripe echoes the bare list path, not the query (stripe-python's ListObject).
+            page = page_sublist(
+                parent["items"]["data"],
+                params,
+                "/v1/subscription_items",
+                "subscription_item",
+                accepted=frozenset({"subscription"}),
+            )
+        else:
+            return None
+        body = {
+            "object": "list",
+            "data": page.entries,
+            "has_more": page.has_more,
+            "url": page.url,
+        }
+        return ApiResponse(body=encode(body))
+
+    def _visible(self, type_name: str, obj_id: str, param: str | None = None) -> dict[str, Any]:
+        """The stored object; 404 for the URL's id, 400 for a referenced one (``param``)."""
+        entry = self.store.entry(type_name, obj_id)
+        if entry is None:
+            if param is None:
+                raise errors.resource_missing(type_name, obj_id)
+            raise errors.resource_missing(type_name, obj_id, param=param, status=400)
+        return entry.obj
 
     def _retrieve(self, call: _Call) -> ApiResponse:
         spec, obj_id = call.spec, str(call.obj_id)
@@ -268,25 +314,25 @@ class StripeApi:
         if not paths:
             return ApiResponse(body=entry.json())
         paths = paths if isinstance(paths, list) else [paths]
-        return ApiResponse(body=encode(expand(entry.obj, paths, self._fetch)))
+        return ApiResponse(body=encode(api_view(expand(entry.obj, paths, self._fetch))))
 
     def _create(self, call: _Call) -> ApiResponse:
         fields = coerce_create(call.spec.name, self._form(call))
         created = self.store.create(call.spec.name, request=self._event_request(call), **fields)
-        return ApiResponse(body=encode(created))
+        return ApiResponse(body=encode(api_view(created)))
 
     def _update(self, call: _Call) -> ApiResponse:
         fields = coerce_update(call.spec.name, self._form(call))
         updated = self.store.update(
             call.spec.name, str(call.obj_id), request=self._event_request(call), **fields
         )
-        return ApiResponse(body=encode(updated))
+        return ApiResponse(body=encode(api_view(updated)))
 
     def _delete(self, call: _Call) -> ApiResponse:
         result = self.store.delete(
             call.spec.name, str(call.obj_id), request=self._event_request(call)
         )
-        return ApiResponse(body=encode(result))
+        return ApiResponse(body=encode(api_view(result)))
 
     # ---------------------------------------------------------------- helpers
 

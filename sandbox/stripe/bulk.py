@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .embedded import is_truncated
 from .factory import Card
 from .generator import DAY, HISTORY_DAYS
 from .ids import IdFactory
@@ -217,6 +218,9 @@ def _templates(store: Store, type_name: str) -> list[_Template]:
     spec = resource(type_name)
     found = []
     for entry in store.sorted_entries(spec.list_name):
+        if is_truncated(entry.obj):
+            # A truncated sub-list: a clone held only as JSON could not page the rest.
+            continue
         currency = entry.obj.get("currency")
         found.append(
             _Template(entry.json(), entry.key[1].encode(), entry.key[0], currency and str(currency))

@@ -69,6 +69,18 @@ def invalid_value(param: str, message: str) -> StripeError:
     return StripeError(400, "invalid_request_error", message, param=param)
 
 
+def missing_parameter(param: str) -> StripeError:
+    """Stripe's answer to a request without a parameter it requires (error code
+    ``parameter_missing``, docs.stripe.com/error-codes)."""
+    return StripeError(
+        400,
+        "invalid_request_error",
+        f"Missing required param: {param}.",
+        code="parameter_missing",
+        param=param,
+    )
+
+
 def unknown_parameter(param: str) -> StripeError:
     """Stripe's answer to a parameter it does not know."""
     return StripeError(

@@ -41,6 +41,32 @@ from .vocabulary import (
 DAY = 86_400
 HOUR = 3_600
 HISTORY_DAYS = 120
+MANY_ENTRIES = (11, 30)
+"""Line count range of the large accounts' invoices (items: 11-20)."""
+ADD_ON_AMOUNT = 1_500
+ADD_ONS = (
+    "Salesforce connector",
+    "ServiceNow connector",
+    "Stripe connector",
+    "HubSpot connector",
+    "Zendesk connector",
+    "Jira connector",
+    "Extra workspace",
+    "Audit log export",
+    "SAML single sign-on",
+    "Priority support",
+    "Sandbox environment",
+    "Data residency (EU)",
+    "Custom domains",
+    "Advanced alerts",
+    "Scheduled reports",
+    "Embedded dashboards",
+    "API rate boost",
+    "Extended history",
+    "Usage analytics",
+    "Dedicated IP",
+)
+"""Add-ons a plan can carry as further subscription items (19 or more are needed)."""
 _SETTLEMENT = "usd"
 _DISPUTE_FEE = 1_500
 
@@ -178,6 +204,7 @@ class _AccountGenerator:
             self.customer()
         for customer in self.customers:
             self.customer_activity(customer)
+        self.large_accounts()
         self.manual_invoices()
         self.pending_invoiceitems()
         self.refunds()
@@ -461,18 +488,22 @@ class _AccountGenerator:
         start: int,
         period: tuple[int, int],
         extra: Mapping[str, Any],
+        add_ons: Sequence[_Price] = (),
     ) -> tuple[dict[str, Any], str]:
-        """Create the subscription; return it and the id of its first invoice."""
+        """Create the subscription (one item per price); return it and its first invoice id."""
         subscription_id = self.factory.new_id("subscription", start)
         invoice_id = self.factory.new_id("invoice", start)
-        item = self.factory.subscription_item(
-            subscription_id, price.obj, quantity=quantity, created=start, period=period
-        )
+        items = [
+            self.factory.subscription_item(
+                subscription_id, item_price.obj, quantity=count, created=start, period=period
+            )
+            for item_price, count in [(price, quantity), *((add_on, 1) for add_on in add_ons)]
+        ]
         fields = {
             "currency": price.obj["currency"],
             "customer": customer.obj["id"],
             "default_payment_method": customer.card.payment_method,
-            "items": list_object([item], ""),
+            "items": list_object(items, ""),
             "latest_invoice": invoice_id,
             "metadata": {"seats": str(quantity)} if price.item.per_seat else {},
             "status": "active",
@@ -503,7 +534,12 @@ class _AccountGenerator:
         )
 
     def paying_subscription(
-        self, customer: _Customer, price: _Price, quantity: int, start: int
+        self,
+        customer: _Customer,
+        price: _Price,
+        quantity: int,
+        start: int,
+        add_ons: Sequence[_Price] = (),
     ) -> None:
         limit = customer.ends_at if customer.deleted else self.now
         fate = self.rng.choices(("active", "canceled", "past_due"), weights=(70, 18, 12))[0]
@@ -513,9 +549,9 @@ class _AccountGenerator:
         cycles = self.cycle_starts(start, price.months, ends_at)
         period = (cycles[0], add_months(cycles[0], price.months))
         subscription, invoice_id = self.new_subscription(
-            customer, price, quantity, start, period, {}
+            customer, price, quantity, start, period, {}, add_ons
         )
-        amount = price.obj["unit_amount"] * quantity
+        amount = price.obj["unit_amount"] * quantity + sum(a.obj["unit_amount"] for a in add_ons)
         failing = fate == "past_due" and len(cycles) > 1
         for index, cycle_start in enumerate(cycles):
             if index:
@@ -540,10 +576,12 @@ class _AccountGenerator:
     def renew(self, subscription_id: str, cycle_start: int, months: int) -> str:
         invoice_id = self.factory.new_id("invoice", cycle_start)
         current = self.history.objects["subscription"][subscription_id]
-        item = dict(current["items"]["data"][0])
-        item["current_period_start"] = cycle_start
-        item["current_period_end"] = add_months(cycle_start, months)
-        items = {**current["items"], "data": [item]}
+        period_end = add_months(cycle_start, months)
+        renewed = [
+            {**item, "current_period_start": cycle_start, "current_period_end": period_end}
+            for item in current["items"]["data"]
+        ]
+        items = {**current["items"], "data": renewed}
         self.history.update(
             "subscription",
             subscription_id,
@@ -599,21 +637,12 @@ class _AccountGenerator:
         reason: str,
         fails: bool = False,
     ) -> None:
-        quantity = subscription["items"]["data"][0]["quantity"]
-        item_id = subscription["items"]["data"][0]["id"]
-        product = self.history.objects["product"][price.obj["product"]]
         period = (at, add_months(at, price.months))
-        unit = price.obj["unit_amount"]
-        line = self.factory.line_item(
-            invoice_id,
-            amount=amount,
-            currency=price.obj["currency"],
-            description=f"{quantity} × {product['name']} (at {_money(unit, price)})",
-            period=period,
-            quantity=quantity,
-            price=price.obj,
-            subscription=(subscription["id"], item_id),
-        )
+        # One line per item; a free (trial) invoice bills every line at zero.
+        lines = [
+            self.subscription_line(invoice_id, subscription["id"], item, period, billed=amount > 0)
+            for item in subscription["items"]["data"]
+        ]
         parent = {
             "quote_details": None,
             "subscription_details": {"metadata": {}, "subscription": subscription["id"]},
@@ -624,7 +653,7 @@ class _AccountGenerator:
             price.obj["currency"],
             billing_reason=reason,
             collection_method="charge_automatically",
-            lines=[line],
+            lines=lines,
             parent=parent,
             subscription=subscription["id"],
         )
@@ -634,6 +663,75 @@ class _AccountGenerator:
             return
         self.finalize(invoice_id, customer.obj, finalize_at)
         self.collect(customer, invoice_id, finalize_at + 2, fails, subscription["id"])
+
+    def subscription_line(
+        self,
+        invoice_id: str,
+        subscription_id: str,
+        item: Mapping[str, Any],
+        period: tuple[int, int],
+        *,
+        billed: bool,
+    ) -> dict[str, Any]:
+        """The invoice line billing one subscription item for ``period``."""
+        price = item["price"]
+        quantity = item["quantity"]
+        product = self.history.objects["product"][price["product"]]
+        unit = price["unit_amount"]
+        return self.factory.line_item(
+            invoice_id,
+            amount=unit * quantity if billed else 0,
+            currency=price["currency"],
+            description=f"{quantity} × {product['name']} (at {_money(unit, price)})",
+            period=period,
+            quantity=quantity,
+            price=price,
+            subscription=(subscription_id, item["id"]),
+        )
+
+    # ------------------------------------------------------ large accounts
+
+    def large_accounts(self) -> None:
+        """A few customers whose sub-lists run past Stripe's 10 embedded entries.
+
+        Each gets a subscription with 11-20 items (a plan plus add-ons) and a manual
+        invoice with 11-30 lines, so a loader that keeps only the embedded entries loses
+        some (see ``embedded.py``).
+        """
+        live = [customer for customer in self.customers if not customer.deleted]
+        add_ons = self.add_on_prices()
+        for customer in live[: max(1, self.volume // 20)]:
+            if customer.obj["created"] > self.now - 4 * HOUR:
+                continue
+            at = self.between(customer.obj["created"] + 60, self.now - 3 * HOUR)
+            plans = self.price_index.created_by("usd", True, at)
+            monthly = [price for price in plans if price.months == 1]
+            if monthly:
+                count = self.between(MANY_ENTRIES[0], MANY_ENTRIES[1] - 10)
+                chosen = self.rng.sample(add_ons, count - 1)
+                self.paying_subscription(customer, self.rng.choice(monthly), 1, at, chosen)
+            invoice_id = self.manual_invoice(customer, at, self.between(*MANY_ENTRIES))
+            self.settle_manual_invoice(customer, invoice_id, at + HOUR, "paid")
+
+    def add_on_prices(self) -> list[_Price]:
+        """Monthly USD add-ons (one product and price each), sold beside a plan."""
+        prices = []
+        for index, name in enumerate(ADD_ONS):
+            at = self.start + DAY + index * HOUR
+            product = self.history.create(
+                "product",
+                {
+                    "description": f"Add-on: {name}.",
+                    "metadata": {"billing": "recurring"},
+                    "name": f"Add-on: {name}",
+                },
+                at,
+            )
+            item = CatalogItem(name, product["description"], ADD_ON_AMOUNT, True, False)
+            price_id = self.factory.new_id("price", at)
+            price = self.price(product, item, price_id, "usd", 1, ADD_ON_AMOUNT, at)
+            prices.append(_Price(price, item, 1))
+        return prices
 
     def finalize(self, invoice_id: str, customer: Mapping[str, Any], at: int) -> None:
         token = self.ids.random_chars(40)
@@ -723,11 +821,11 @@ class _AccountGenerator:
             elif outcome != "draft":
                 self.settle_manual_invoice(customer, invoice_id, at + HOUR, outcome)
 
-    def manual_invoice(self, customer: _Customer, at: int) -> str:
+    def manual_invoice(self, customer: _Customer, at: int, line_count: int = 0) -> str:
         invoice_id = self.factory.new_id("invoice", at)
         one_offs = self.price_index.created_by("usd", False, at)
         lines, items = [], []
-        for _ in range(self.between(1, 2)):
+        for _ in range(line_count or self.between(1, 2)):
             price = self.rng.choice(one_offs).obj if one_offs else None
             amount = price["unit_amount"] if price else self.between(20, 400) * 100
             item_id = self.factory.new_id("invoiceitem", at)
@@ -1314,9 +1412,9 @@ def _ascii(text: str) -> str:
     return text.translate(table)
 
 
-def _money(amount: int, price: _Price) -> str:
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(price.obj["currency"], "")
-    per = "year" if price.months == 12 else "month"
+def _money(amount: int, price: Mapping[str, Any]) -> str:
+    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(price["currency"], "")
+    per = (price.get("recurring") or {}).get("interval", "month")
     return f"{symbol}{amount / 100:,.2f} / {per}"
 
 

@@ -23,7 +23,8 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_EVENT_TYPES = 20
 _RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
-_COMMON_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "expand"})
+_PAGE_PARAMS = frozenset({"limit", "starting_after", "ending_before", "expand"})
+_COMMON_PARAMS = _PAGE_PARAMS | {"created"}
 _LAST_ID = "\U0010ffff"
 _entry_key = operator.attrgetter("key")
 
@@ -271,6 +272,17 @@ def _cursor(params: Mapping[str, Any], name: str) -> str | None:
     return _scalar(name, params[name]) or None
 
 
+def _cursors(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    starting_after = _cursor(params, "starting_after")
+    ending_before = _cursor(params, "ending_before")
+    if starting_after and ending_before:
+        raise errors.invalid_request(
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            param="ending_before",
+        )
+    return starting_after, ending_before
+
+
 def parse_list_query(list_name: str, params: Mapping[str, Any]) -> ListQuery:
     """Validate the query of ``GET /v1/<list_name>``.
 
@@ -289,13 +301,7 @@ def parse_list_query(list_name: str, params: Mapping[str, Any]) -> ListQuery:
         raise errors.invalid_request(
             "You may only specify one of these parameters: type, types.", param="types"
         )
-    starting_after = _cursor(params, "starting_after")
-    ending_before = _cursor(params, "ending_before")
-    if starting_after and ending_before:
-        raise errors.invalid_request(
-            "You may only specify one of these parameters: ending_before, starting_after.",
-            param="ending_before",
-        )
+    starting_after, ending_before = _cursors(params)
     low, high = _created_bounds(params["created"]) if "created" in params else (None, None)
     predicates = [filters[name](name, value) for name, value in params.items() if name in filters]
     if list_name == "subscriptions" and "status" not in params:
@@ -307,6 +313,30 @@ def parse_list_query(list_name: str, params: Mapping[str, Any]) -> ListQuery:
         created_min=low,
         created_max=high,
         predicates=tuple(predicates),
+        expand=_expand(params["expand"]) if "expand" in params else (),
+    )
+
+
+def parse_page_query(
+    params: Mapping[str, Any], accepted: frozenset[str] = frozenset()
+) -> ListQuery:
+    """Validate the paging parameters of a list without filters (a parent's sub-list).
+
+    Args:
+        params: Nested query parameters.
+        accepted: Further parameter names the endpoint takes (``subscription``).
+
+    Raises:
+        StripeError: 400 for an unknown parameter or an invalid value.
+    """
+    for name in params:
+        if name not in _PAGE_PARAMS and name not in accepted:
+            raise errors.unknown_parameter(name)
+    starting_after, ending_before = _cursors(params)
+    return ListQuery(
+        limit=_limit(params),
+        starting_after=starting_after,
+        ending_before=ending_before,
         expand=_expand(params["expand"]) if "expand" in params else (),
     )
 
@@ -387,3 +417,55 @@ def _resolve_cursor(
     if key is None:
         raise errors.resource_missing(object_name, obj_id, param=param, status=400)
     return key
+
+
+# ------------------------------------------------------------- sub-lists
+
+
+@dataclass(frozen=True)
+class SublistPage:
+    """One page of a parent's sub-list."""
+
+    entries: list[Mapping[str, Any]]
+    has_more: bool
+    url: str
+
+
+def page_sublist(
+    entries: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    url: str,
+    object_name: str,
+    accepted: frozenset[str] = frozenset(),
+) -> SublistPage:
+    """The page of ``entries`` (in the parent's order) that the list parameters ask for.
+
+    Args:
+        entries: The whole sub-list, as the parent holds it.
+        params: Parsed query parameters (``limit``, ``starting_after``, ``ending_before``).
+        url: The list's own path, echoed as ``url``.
+        object_name: The listed object's name, for error messages.
+        accepted: Further parameters the endpoint takes (``subscription``).
+
+    Raises:
+        StripeError: 400 for a bad parameter or an unknown cursor id.
+    """
+    query = parse_page_query(params, accepted)
+    ids = [str(entry.get("id")) for entry in entries]
+    low, high = 0, len(entries)
+    if query.starting_after:
+        low = _position(ids, query.starting_after, "starting_after", object_name) + 1
+        page = list(entries[low : low + query.limit])
+        return SublistPage(page, low + query.limit < high, url)
+    if query.ending_before:
+        high = _position(ids, query.ending_before, "ending_before", object_name)
+        start = max(0, high - query.limit)
+        return SublistPage(list(entries[start:high]), start > 0, url)
+    return SublistPage(list(entries[: query.limit]), query.limit < high, url)
+
+
+def _position(ids: list[str], obj_id: str, param: str, object_name: str) -> int:
+    try:
+        return ids.index(obj_id)
+    except ValueError:
+        raise errors.resource_missing(object_name, obj_id, param=param, status=400) from None

@@ -21,6 +21,7 @@ import orjson
 
 from . import errors
 from .clock import Clock
+from .embedded import api_view
 from .factory import Factory, accepted_fields
 from .resources import (
     EVENTS_WINDOW_SECONDS,
@@ -87,9 +88,10 @@ class Entry:
         return entry
 
     def json(self) -> bytes:
-        """Return the object encoded as compact UTF-8 JSON."""
+        """Return the object encoded as compact UTF-8 JSON, as the API shows it (embedded
+        sub-lists truncated, see ``sublists.py``)."""
         if self._json is None:
-            self._json = encode(self.obj)
+            self._json = encode(api_view(self.obj))
         return self._json
 
 

@@ -28,6 +28,8 @@ from typing import Any, Literal, Optional
 
 import requests
 
+from .embedded import api_view
+
 Clock = Callable[[], float]
 DeliveryKind = Literal["valid", "duplicate", "forged", "tampered", "stale"]
 
@@ -74,7 +76,7 @@ class DeliveryResult:
 
 def encode_event(event: Mapping[str, Any]) -> bytes:
     """Serializes an event compactly, as a webhook body."""
-    return json.dumps(event, separators=(",", ":")).encode("utf-8")
+    return json.dumps(api_view(event), separators=(",", ":")).encode("utf-8")
 
 
 def sign(body: bytes, timestamp: int, secret: str) -> str:

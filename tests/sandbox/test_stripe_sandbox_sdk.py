@@ -152,3 +152,51 @@ def test_sdk_retries_injected_failures(
     assert len(page.data) == 3
     assert stripe_sandbox.stats.requests == 3
     assert (stripe_sandbox.stats.injected_errors, stripe_sandbox.stats.dropped) == (1, 1)
+
+
+def long_parents(
+    client: stripe.StripeClient, service: str, field: str, **params: str
+) -> list[stripe.StripeObject]:
+    found = getattr(client.v1, service).list({"limit": 100, **params}).auto_paging_iter()
+    return [parent for parent in found if parent[field].has_more]
+
+
+def test_sdk_pages_every_line_of_an_invoice_past_the_10_embedded(
+    stripe_sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    invoices = long_parents(client, "invoices", "lines")
+    assert invoices, "the seeded account has no invoice with more than 10 lines"
+    for invoice in invoices:
+        assert len(invoice.lines.data) == 10
+        lines = client.v1.invoices.line_items.list(invoice.id, {"limit": 7}).auto_paging_iter()
+
+        ids = [line.id for line in lines]
+
+        whole = stripe_sandbox.store.get("invoice", invoice.id)
+        assert whole is not None
+        assert ids == [line["id"] for line in whole["lines"]["data"]]
+        assert len(ids) > 10
+
+
+def test_sdk_pages_every_item_of_a_subscription_past_the_10_embedded(
+    stripe_sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    subscriptions = long_parents(client, "subscriptions", "items", status="all")
+    assert subscriptions, "the seeded account has no subscription with more than 10 items"
+    for subscription in subscriptions:
+        assert len(subscription["items"].data) == 10
+        listed = client.v1.subscription_items.list({"subscription": subscription.id, "limit": 4})
+
+        ids = [item.id for item in listed.auto_paging_iter()]
+
+        whole = stripe_sandbox.store.get("subscription", subscription.id)
+        assert whole is not None
+        assert ids == [item["id"] for item in whole["items"]["data"]]
+        assert len(ids) > 10
+
+
+def test_subscription_items_need_their_subscription(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.subscription_items.list({})
+    assert (raised.value.param, raised.value.code) == ("subscription", "parameter_missing")
+    assert "Missing required param: subscription" in str(raised.value.user_message)
