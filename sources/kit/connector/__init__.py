@@ -10,9 +10,11 @@ the dead-letter guard, the dlt resource and the run's ledger wiring — is built
 Modules: ``spec`` (the declaration), ``session`` (resilient session from a spec),
 ``client`` (the RESTClient cache and the requests every connector makes), ``config``
 (HTTP settings and base URL checks under ``sources.<name>``), ``resources`` (selection,
-guard, dlt resource, the run every resource shares).
+guard, dlt resource, the run every resource shares), ``children`` (embedded sub-lists
+loaded as child tables that their parent replaces).
 """
 
+from .children import REPLACED_MARKER, ChildSpec, CompleteList, child_items
 from .client import ConnectorClient
 from .config import check_base_url, resolve_connector_http
 from .resources import ConnectorRun, make_guard, make_resource, select_names, start_run
@@ -21,6 +23,10 @@ from .spec import DELETE_DETECTION, ConnectorSpec, ResourceSpec
 
 __all__ = [
     "DELETE_DETECTION",
+    "REPLACED_MARKER",
+    "ChildSpec",
+    "CompleteList",
+    "child_items",
     "ConnectorClient",
     "ConnectorRun",
     "ConnectorSpec",

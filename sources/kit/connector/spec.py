@@ -14,6 +14,8 @@ from sources.kit.http_config import HttpConfiguration
 from sources.kit.retry import RetryDecider
 from sources.kit.settings import HttpSettings
 
+from .children import ChildSpec
+
 ErrorRaiser = Callable[[Response], None]
 """Turns an error response into the kit's exception (returns on success)."""
 
@@ -43,6 +45,7 @@ class ResourceSpec:
         deletes: How deletes are seen (keys of :data:`DELETE_DETECTION`).
         required: Fields a record must carry to be loadable (besides the key).
         params: Query parameters every list request sends.
+        children: Embedded sub-lists loaded as child tables of their own.
     """
 
     name: str
@@ -54,6 +57,7 @@ class ResourceSpec:
     deletes: tuple[str, ...] = ("none",)
     required: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    children: tuple[ChildSpec, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.deletes if d not in DELETE_DETECTION]
