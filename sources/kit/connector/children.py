@@ -59,13 +59,27 @@ class ChildSpec:
     primary_key: tuple[str, ...] = ("id",)
     columns: Mapping[str, TColumnSchema] = dataclasses.field(default_factory=dict)
 
-    def hints(self) -> TResourceHints:
-        """The child table's dlt hints (a fresh dict per call: dlt writes into hints)."""
+    def hints(self, table_format: Optional[str] = None) -> TResourceHints:
+        """The child table's dlt hints (a fresh dict per call: dlt writes into hints).
+
+        Args:
+            table_format: ``delta`` for Delta tables on the filesystem destination, which
+                merge by ``upsert`` only: children are then updated and added by their
+                own key, but a child removed from its parent stays (no merge key).
+        """
         columns: dict[str, TColumnSchema] = {
             **{name: dict(hint) for name, hint in self.columns.items()},  # type: ignore[misc]
             self.parent_key: {"data_type": "text", "nullable": False},
             REPLACED_MARKER: {"data_type": "bool", "nullable": True, "hard_delete": True},
         }
+        if table_format:
+            return dlt.mark.make_hints(
+                table_name=self.name,
+                write_disposition={"disposition": "merge", "strategy": "upsert"},
+                primary_key=list(self.primary_key),
+                columns=columns,
+                table_format=table_format,  # type: ignore[arg-type]
+            )
         return dlt.mark.make_hints(
             table_name=self.name,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
@@ -102,6 +116,7 @@ def child_items(
     complete: CompleteList,
     *,
     keep_embedded: bool = False,
+    table_format: Optional[str] = None,
 ) -> Iterator[Any]:
     """Splits the children off ``parents`` and yields them as items of their own tables.
 
@@ -111,6 +126,7 @@ def child_items(
         complete: Hook returning every entry of a parent's list (paging the rest).
         keep_embedded: Leave the list on the parent record; by default it is removed,
             the child table holds it.
+        table_format: The child tables' table format (``delta``; see :meth:`ChildSpec.hints`).
 
     Yields:
         One list of rows per child table with its hints (``dlt.mark.with_hints``).
@@ -128,5 +144,5 @@ def child_items(
     for child in children:
         if per_table[child.name]:
             yield dlt.mark.with_hints(
-                per_table[child.name], child.hints(), create_table_variant=True
+                per_table[child.name], child.hints(table_format), create_table_variant=True
             )
