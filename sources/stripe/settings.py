@@ -78,7 +78,6 @@ class StripeResource:
         object_type: The ``object`` field of its items (``customer``); events carry it too.
         mutable: Whether objects change after creation (changes are caught from events).
         list_params: Extra query parameters every list request needs.
-        timestamp_columns: Unix-seconds fields besides ``created`` loaded as timestamps.
         time_field: The creation-time field the ``created`` list filter applies to
             (invoice items call it ``date``).
     """
@@ -87,7 +86,6 @@ class StripeResource:
     object_type: str
     mutable: bool = True
     list_params: Mapping[str, str] = field(default_factory=dict)
-    timestamp_columns: tuple[str, ...] = ()
     time_field: str = "created"
 
     @property
@@ -100,34 +98,66 @@ RESOURCES: tuple[StripeResource, ...] = (
     StripeResource("customers", "customer"),
     StripeResource("products", "product"),
     StripeResource("prices", "price"),
-    StripeResource("coupons", "coupon", timestamp_columns=("redeem_by",)),
+    StripeResource("coupons", "coupon"),
     StripeResource("plans", "plan"),
     StripeResource("charges", "charge"),
     StripeResource("refunds", "refund"),
     StripeResource("disputes", "dispute"),
     StripeResource("payment_intents", "payment_intent"),
     StripeResource("setup_intents", "setup_intent"),
-    StripeResource(
-        "invoices", "invoice", timestamp_columns=("period_start", "period_end", "due_date")
-    ),
+    StripeResource("invoices", "invoice"),
     StripeResource("invoiceitems", "invoiceitem", time_field="date"),
     # Stripe hides canceled subscriptions unless asked for all of them.
     StripeResource(
         "subscriptions",
         "subscription",
         list_params={"status": "all"},
-        timestamp_columns=("canceled_at", "ended_at", "start_date", "trial_start", "trial_end"),
     ),
-    StripeResource("payouts", "payout", timestamp_columns=("arrival_date",)),
+    StripeResource("payouts", "payout"),
     StripeResource("transfers", "transfer"),
     StripeResource(
         "balance_transactions",
         "balance_transaction",
         mutable=False,
-        timestamp_columns=("available_on",),
     ),
     StripeResource("events", "event", mutable=False),
 )
 
 RESOURCES_BY_NAME: Mapping[str, StripeResource] = {r.name: r for r in RESOURCES}
 RESOURCES_BY_OBJECT: Mapping[str, StripeResource] = {r.object_type: r for r in RESOURCES}
+
+
+@dataclass(frozen=True)
+class StripeSubList:
+    """A list embedded in a Stripe object, loaded as its own table (names as Fivetran's
+    and Airbyte's Stripe schemas use them).
+
+    Attributes:
+        table: Child table name.
+        field: The parent's field holding the list object.
+        parent_key: Column naming the parent in each child row.
+        object_type: The ``object`` field of the entries.
+    """
+
+    table: str
+    field: str
+    parent_key: str
+    object_type: str
+
+
+SUB_LISTS: Mapping[str, tuple[StripeSubList, ...]] = {
+    # Embedded lists carry at most 10 entries; the rest is paged from their ``url``
+    # (GET /v1/invoices/<id>/lines, GET /v1/subscription_items?subscription=<id>).
+    "invoices": (StripeSubList("invoice_line_items", "lines", "invoice_id", "line_item"),),
+    "subscriptions": (
+        StripeSubList("subscription_items", "items", "subscription_id", "subscription_item"),
+    ),
+}
+"""Parent resource name -> its embedded lists loaded as child tables."""
+
+LISTED_ELSEWHERE: Mapping[str, tuple[str, ...]] = {
+    # A charge's refunds are the ``refunds`` table's rows (each names its ``charge``);
+    # since API version 2022-11-15 Stripe includes them only when expanded.
+    "charges": ("refunds",),
+}
+"""Parent resource name -> embedded lists dropped because another table holds them whole."""

@@ -1,26 +1,30 @@
 """Stripe declared for the kit's connector framework: one list endpoint, one resource.
 
 ``settings.RESOURCES`` keeps what only Stripe knows about each resource (its ``object``
-type, whether it changes, list filters, timestamp fields, the creation-time field);
-:func:`resource_spec` maps each onto the kit's :class:`ResourceSpec` (endpoint, key,
-cursor, disposition, column hints, how deletes are seen).
+type, whether it changes, list filters, the creation-time field) and ``settings.SUB_LISTS``
+its embedded lists; :func:`resource_spec` maps each onto the kit's :class:`ResourceSpec`
+(endpoint, key, cursor, disposition, column hints with every unix-time field a timestamp
+from ``fields.json``, how deletes are seen, child tables).
 """
 
 from __future__ import annotations
 
 from dlt.common.schema.typing import TColumnSchema
 
-from sources.kit.connector import ConnectorSpec, ResourceSpec
+from sources.kit.connector import ChildSpec, ConnectorSpec, ResourceSpec
 from sources.kit.pagination import StartingAfterPaginator
 
 from .errors import raise_for_stripe
 from .events import is_deletable
+from .fields import unix_time_columns
 from .settings import (
     ENDPOINT_GROUPS,
     RESOURCES,
     SHOULD_RETRY_HEADER,
+    SUB_LISTS,
     TEST_RATE_LIMIT,
     StripeResource,
+    StripeSubList,
 )
 
 __all__ = ["SPEC", "column_hints", "deletes_of", "resource_spec"]
@@ -34,13 +38,16 @@ IMMUTABLE_CURSOR = "created"
 def column_hints(resource: StripeResource) -> dict[str, TColumnSchema]:
     """Declared columns: timestamps, the soft-delete flag and JSON blobs.
 
-    A fresh dict per call: dlt writes into the hints it is given.
+    Every unix-time field that loads into a column of its own is a timestamp, as
+    ``fields.json`` (generated from the Stripe SDK) says; the creation-time field is one
+    whatever the SDK says, since the time-sliced listing filters on it. A fresh dict per
+    call: dlt writes into the hints it is given.
     """
     columns: dict[str, TColumnSchema] = {
         "id": {"data_type": "text", "nullable": False},
         resource.time_field: {"data_type": "timestamp"},
     }
-    for name in resource.timestamp_columns:
+    for name in unix_time_columns(resource.object_type):
         columns[name] = {"data_type": "timestamp"}
     if resource.mutable:
         columns["deleted"] = {"data_type": "bool"}
@@ -61,6 +68,19 @@ def deletes_of(resource: StripeResource) -> tuple[str, ...]:
     return ("none",)
 
 
+def child_spec(sub_list: StripeSubList) -> ChildSpec:
+    """The kit's declaration of one embedded list loaded as its own table."""
+    columns: dict[str, TColumnSchema] = {"id": {"data_type": "text", "nullable": False}}
+    for name in unix_time_columns(sub_list.object_type):
+        columns[name] = {"data_type": "timestamp"}
+    return ChildSpec(
+        name=sub_list.table,
+        field=sub_list.field,
+        parent_key=sub_list.parent_key,
+        columns=columns,
+    )
+
+
 def resource_spec(resource: StripeResource) -> ResourceSpec:
     """The kit's declaration of one Stripe resource.
 
@@ -78,6 +98,7 @@ def resource_spec(resource: StripeResource) -> ResourceSpec:
         deletes=deletes_of(resource),
         required=(resource.time_field,),
         params=dict(resource.list_params),
+        children=tuple(child_spec(sub) for sub in SUB_LISTS.get(resource.name, ())),
     )
 
 
