@@ -42,6 +42,7 @@ from .helpers import (
 from .relist import ListedIds, sweep_unlisted
 from .settings import BACKFILL_WORKERS, COLUMNAR_BATCH, RESOURCES_BY_NAME, StripeResource
 from .spec import IMMUTABLE_CURSOR, SPEC, column_hints
+from .sublists import split_sub_lists
 
 logger = logging.getLogger("sluice.stripe")
 
@@ -131,7 +132,7 @@ def make_resource(
         guard = make_guard(spec, run.run_id, "merge", columnar=columnar)
         resource = kit_make_resource(
             declared,
-            mutable_objects(spec, listing, feed, run, guard, columnar),
+            mutable_objects(spec, listing, feed, run, guard, columnar, table_format),
             columns=column_hints(spec),
             write_disposition=merge_disposition(columnar, table_format),
             **format_hint,
@@ -193,8 +194,12 @@ def mutable_objects(
     run: ConnectorRun,
     guard: RecordGuard,
     columnar: bool = True,
+    table_format: Optional[str] = None,
 ) -> Iterator[Any]:
-    """Full listing on the first run (or after the events window lapsed), changes after."""
+    """Full listing on the first run (or after the events window lapsed), changes after.
+
+    Embedded lists (invoice lines, subscription items) go to their child tables.
+    """
     state = dlt.current.resource_state(spec.name)
     cursor: Optional[int] = state.get("events_cursor")
     run.monitor.cursor(spec.name, before=cursor)
@@ -214,6 +219,7 @@ def mutable_objects(
             if listed is not None:
                 listed.add(batch)
             live = [shape_live_object(o) if isinstance(o, dict) else o for o in batch]
+            yield from split_sub_lists(spec.name, live, listing.client, table_format)
             yield from emit_page(
                 guard,
                 live,
@@ -242,9 +248,11 @@ def mutable_objects(
         changes = feed.changes_for(spec.object_type, since=cursor)
         logger.info("stripe %s: %d changed object(s) from events", spec.name, len(changes))
         run.monitor.set_total(spec.name, len(changes))
+        rows = list(iter_change_rows(changes))
+        yield from split_sub_lists(spec.name, rows, feed.client, table_format)
         yield from emit_page(
             guard,
-            list(iter_change_rows(changes)),
+            rows,
             run.monitor,
             spec.name,
             updated=sum(1 for c in changes if c.is_update),

@@ -79,6 +79,7 @@ from .settings import (
     RESOURCES_BY_OBJECT,
     StripeResource,
 )
+from .sublists import split_sub_lists
 
 logger = logging.getLogger("sluice.stripe.webhooks")
 
@@ -553,6 +554,7 @@ def stripe_webhook_source(
     plan: Optional[DrainPlan] = None,
     limit: int = DRAIN_BATCH,
     run_id: Optional[str] = None,
+    client: Optional[StripeClient] = None,
 ) -> Any:
     """The drain's dlt source: one merge resource per changed table, plus the audit table.
 
@@ -565,6 +567,8 @@ def stripe_webhook_source(
             ``inbox`` when omitted (without a client or the poller's cursors).
         limit: Events planned when ``plan`` is omitted.
         run_id: Identifier of this drain, written with dead letters.
+        client: Pages the rest of an embedded list the delivered object truncates
+            (invoice lines, subscription items); without one such an object fails the load.
 
     Returns:
         The resources.
@@ -575,17 +579,24 @@ def stripe_webhook_source(
         plan = plan_from_inbox(inbox, limit)
     run = run_id or uuid.uuid4().hex
     resources = [
-        changed_objects(RESOURCES_BY_NAME[table], rows, run)
+        changed_objects(RESOURCES_BY_NAME[table], rows, run, client)
         for table, rows in sorted(plan.rows.items())
     ]
     resources.append(received_events(plan.audit))
     return resources
 
 
-def changed_objects(spec: StripeResource, rows: list[dict[str, Any]], run_id: str) -> DltResource:
-    """Merge resource writing the newest rows of one table, as the poller declares it."""
+def changed_objects(
+    spec: StripeResource,
+    rows: list[dict[str, Any]],
+    run_id: str,
+    client: Optional[StripeClient] = None,
+) -> DltResource:
+    """Merge resource writing the newest rows of one table (and its child tables), as the
+    poller declares them."""
 
     def objects() -> Iterator[Any]:
+        yield from split_sub_lists(spec.name, rows, client)
         yield from make_guard(spec, run_id, "merge").batches(rows)
 
     return dlt.resource(
@@ -674,14 +685,20 @@ def finish_pending_loads(pipeline: dlt.Pipeline) -> list[str]:
     return list(info.loads_ids) if pending and info is not None else []
 
 
-def load_plan(pipeline: dlt.Pipeline, plan: DrainPlan, run_id: str) -> list[str]:
+def load_plan(
+    pipeline: dlt.Pipeline,
+    plan: DrainPlan,
+    run_id: str,
+    client: Optional[StripeClient] = None,
+) -> list[str]:
     """Extracts, normalizes and loads one batch; returns once its package is loaded.
 
     Raises:
         DrainLoadError: dlt did not report the package extracted from ``plan`` as loaded.
     """
     extracted = pipeline.extract(
-        stripe_webhook_source(plan=plan, run_id=run_id), **loader_options(pipeline)
+        stripe_webhook_source(plan=plan, run_id=run_id, client=client),
+        **loader_options(pipeline),
     )
     load_ids = list(extracted.loads_ids)
     if not load_ids:
@@ -738,7 +755,7 @@ def drain(
         plan = plan_from_inbox(inbox, batch_size, poller_cursors=cursors, retrieve=retrieve)
         if not plan.event_ids:
             break
-        load_plan(pipeline, plan, run)
+        load_plan(pipeline, plan, run, client)
         inbox.mark_done(plan.event_ids, plan.versions)
         report.add(plan)
         logger.info(
