@@ -36,7 +36,11 @@ def stripe_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         return
     from sandbox.stripe import StripeSandbox
 
-    with StripeSandbox(seed=args.sandbox_seed, volume=args.sandbox_volume) as sandbox:
+    with StripeSandbox(
+        seed=args.sandbox_seed,
+        volume=args.sandbox_volume,
+        scenario=getattr(args, "sandbox_scenario", None),
+    ) as sandbox:
         logger.info("Stripe sandbox listening on %s", sandbox.base_url)
         yield {"base_url": sandbox.base_url, "api_key": sandbox.api_key}
 

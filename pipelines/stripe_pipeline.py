@@ -40,6 +40,7 @@ from pipelines.stripe_endpoint import (  # noqa: E402
     default_inbox,
     stripe_endpoint,
 )
+from sandbox.stripe.scenarios import SCENARIOS  # noqa: E402
 from sources.kit.webhooks.inbox import Inbox  # noqa: E402
 from sources.stripe import RESOURCE_NAMES, stripe_source  # noqa: E402
 from sources.stripe.canonical import CANONICAL  # noqa: E402
@@ -67,7 +68,7 @@ def resource_list(text: str) -> list[str]:
 
 
 def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
-    """The emulator's size and seed."""
+    """The emulator's size, seed and scripted scenario."""
     parser.add_argument(
         "--sandbox-volume",
         type=int,
@@ -75,6 +76,12 @@ def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
         help="customers the emulator seeds (other objects scale with it)",
     )
     parser.add_argument("--sandbox-seed", type=int, default=42)
+    parser.add_argument(
+        "--sandbox-scenario",
+        choices=SCENARIOS,
+        help="scripted customers added to the seeded account (mrr: upgrades, downgrades, "
+        "cancels, reactivations, EUR, JPY and an annual plan)",
+    )
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:

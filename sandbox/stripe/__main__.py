@@ -11,6 +11,7 @@ from types import FrameType
 
 from .bulk import parse_bulk
 from .faults import Faults
+from .scenarios import SCENARIOS
 from .server import StripeSandbox
 
 DEFAULT_KEY = "sk_test_sandbox"
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="extra historical customers, charges and invoices held as JSON, for benchmarks "
         "(e.g. charges=110000,customers=30000,invoices=60000)",
+    )
+    parser.add_argument(
+        "--scenario", choices=SCENARIOS, default=None, help="scripted customers to add (mrr)"
     )
     parser.add_argument("--log-level", default="INFO")
     return parser
@@ -81,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         bulk=args.bulk,
+        scenario=args.scenario,
     )
     stopped = threading.Event()
 

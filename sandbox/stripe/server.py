@@ -23,6 +23,7 @@ from .faults import FaultInjector, Faults
 from .generator import generate_history
 from .ids import IdFactory
 from .ratelimit import RateLimiter
+from .scenarios import scenario_history
 from .stats import SandboxStats
 from .store import Store
 
@@ -168,6 +169,7 @@ class StripeSandbox:
         sleep: Sleep | None = None,
         rate_clock: Callable[[], float] = time.monotonic,
         bulk: BulkCounts | None = None,
+        scenario: str | None = None,
     ) -> None:
         """Generate the account (the server starts with ``start``).
 
@@ -189,6 +191,8 @@ class StripeSandbox:
                 history, by type or list name (``{"charges": 110_000, "customers": 30_000}``):
                 realistic clones of seeded objects held only as JSON, without creation
                 events (see ``bulk.py``); for throughput benchmarks.
+            scenario: Scripted customers added to the seeded account (``"mrr"``: see
+                ``scenarios.py``), whose history tests know exactly.
 
         Raises:
             ValueError: If no API key is given, ``volume`` is negative or ``bulk`` cannot be
@@ -207,6 +211,8 @@ class StripeSandbox:
         factory = Factory(ids, Account.generate(ids), is_live_key(self._api_keys[0]))
         self.store = Store(factory, now)
         history = generate_history(factory, random.Random(f"{seed}:data"), volume, int(now()))
+        if scenario:
+            history += scenario_history(scenario, factory, int(now()))
         self.store.load(history)
         if bulk:
             add_bulk(self.store, bulk, random.Random(f"{seed}:bulk"), int(now()))
