@@ -6,6 +6,10 @@ Headless:     python notebooks/stripe_explore.py --db stripe_data.duckdb --out n
 Options (or environment): ``--db`` (``SLUICE_DUCKDB``, default ``stripe_data.duckdb``),
 ``--dataset`` (``SLUICE_DATASET``, default ``stripe``), ``--out`` (``SLUICE_NOTEBOOK_OUT``,
 default ``notebook_output``): every plot is also saved there as PNG.
+
+Revenue, MRR, customers and the daily overview read the dbt models in ``<dataset>_models``
+(``models/stripe/``, refreshed after each load or by ``sluice models stripe``); the notebook
+never re-derives them, so it shows the same figures as any other tool reading the models.
 """
 
 import marimo
@@ -16,17 +20,15 @@ app = marimo.App(width="medium")
 
 @app.cell
 def _():
-    import json
     import os
     from collections import defaultdict
-    from datetime import datetime, timezone
     from pathlib import Path
 
     import duckdb
     import marimo as mo
     from matplotlib.figure import Figure
 
-    return Figure, Path, datetime, defaultdict, duckdb, json, mo, os, timezone
+    return Figure, Path, defaultdict, duckdb, mo, os
 
 
 @app.cell
@@ -52,16 +54,33 @@ def _(Path, mo, os):
 
 @app.cell
 def _(dataset, db_path, duckdb):
+    models_dataset = f"{dataset}_models"
+
     def query(sql, params=None):
-        """Rows of ``sql`` as dicts; ``{ds}`` in ``sql`` is the quoted dataset name.
+        """Rows of ``sql`` as dicts; ``{ds}`` is the quoted dataset, ``{ms}`` its models'.
 
         Each query opens its own read-only connection, so an open notebook never keeps
         the pipeline from writing to the file.
         """
+        _sql = sql.replace("{ds}", f'"{dataset}"').replace("{ms}", f'"{models_dataset}"')
         with duckdb.connect(db_path, read_only=True) as _con:
-            cursor = _con.execute(sql.replace("{ds}", f'"{dataset}"'), params or [])
+            cursor = _con.execute(_sql, params or [])
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def model_exists(model):
+        """Whether the dbt model ``model`` has been built in the models dataset."""
+        return bool(query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [models_dataset, model],
+        ))
+
+    def no_model(model):
+        """What to show when a model is missing."""
+        return mo.md(
+            f"_No `{models_dataset}.{model}`: build the models with `sluice models stripe` "
+            "(needs `pip install 'sluice[models]'`)._"
+        )
 
     def columns_of(table):
         """Column names of ``dataset.table`` (empty when the table does not exist)."""
@@ -76,7 +95,7 @@ def _(dataset, db_path, duckdb):
         """Whether ``dataset.table`` exists."""
         return bool(columns_of(table))
 
-    return columns_of, query, table_exists
+    return columns_of, model_exists, no_model, query, table_exists
 
 
 @app.cell
@@ -108,28 +127,32 @@ def _(mo):
 
 
 @app.cell
-def _(Figure, columns_of, mo, out_dir, query, save, table_exists):
-    if table_exists("customers"):
-        _live = "WHERE COALESCE(deleted, FALSE) = FALSE"
-        _total = query(f"SELECT COUNT(*) AS n FROM {{ds}}.customers {_live}")[0]["n"]
+def _(Figure, mo, model_exists, no_model, out_dir, query, save):
+    if model_exists("stripe__customer_overview"):
+        _live = "WHERE NOT COALESCE(is_deleted, FALSE)"
+        _total = query(f"SELECT COUNT(*) AS n FROM {{ms}}.stripe__customer_overview {_live}")[0]["n"]
         customers_by_month = query(
-            "SELECT strftime(date_trunc('month', created), '%Y-%m') AS month, COUNT(*) AS new "
-            f"FROM {{ds}}.customers {_live} GROUP BY 1 ORDER BY 1"
+            "SELECT strftime(date_trunc('month', created_at), '%Y-%m') AS month, COUNT(*) AS new "
+            f"FROM {{ms}}.stripe__customer_overview {_live} GROUP BY 1 ORDER BY 1"
         )
-        _countries = query(
-            "SELECT COALESCE(address__country, '?') AS country, COUNT(*) AS customers "
-            f"FROM {{ds}}.customers {_live} GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
-        ) if "address__country" in columns_of("customers") else []
+        _top = query(
+            "SELECT customer_name, country, lifetime_value, settlement_currency, charge_count, "
+            "failed_charge_count, refund_count, dispute_count, latest_charge_at "
+            f"FROM {{ms}}.stripe__customer_overview {_live} "
+            "ORDER BY lifetime_value DESC LIMIT 10"
+        )
         _fig = Figure(figsize=(9, 3.5))
         _ax = _fig.subplots()
         _ax.bar([r["month"] for r in customers_by_month], [r["new"] for r in customers_by_month])
         _ax.set_title(f"New customers per month ({_total} customers)")
         _ax.set_ylabel("customers")
         customers_fig = save(_fig, out_dir, "customers_by_month.png")
-        _view = mo.vstack([customers_fig, mo.ui.table(_countries, label="Top countries")])
+        _view = mo.vstack([
+            customers_fig, mo.ui.table(_top, label="Top customers by lifetime value"),
+        ])
     else:
         customers_by_month = []
-        _view = mo.md("_No `customers` table in this dataset._")
+        _view = no_model("stripe__customer_overview")
     _view
     return
 
@@ -137,31 +160,23 @@ def _(Figure, columns_of, mo, out_dir, query, save, table_exists):
 @app.cell
 def _(mo):
     mo.md("""
-    ## Revenue by month (paid invoices)
+    ## Revenue by month (paid invoices, `stripe__invoice_details`)
     """)
     return
 
 
 @app.cell
-def _(
-    Figure,
-    defaultdict,
-    major_units,
-    mo,
-    out_dir,
-    query,
-    save,
-    table_exists,
-):
-    if table_exists("invoices"):
-        _rows = query(
-            "SELECT strftime(date_trunc('month', created), '%Y-%m') AS month, "
-            "lower(currency) AS currency, SUM(amount_paid) AS paid, COUNT(*) AS invoices "
-            "FROM {ds}.invoices WHERE status = 'paid' AND COALESCE(deleted, FALSE) = FALSE "
-            "GROUP BY 1, 2 ORDER BY 1, 2"
-        )
+def _(Figure, defaultdict, mo, model_exists, no_model, out_dir, query, save):
+    if model_exists("stripe__invoice_details"):
+        # amounts are already in major units of each invoice's currency
         revenue_by_month = [
-            {**r, "revenue": major_units(r["paid"], r["currency"])} for r in _rows
+            {**r, "revenue": float(r["revenue"])}
+            for r in query(
+                "SELECT strftime(date_trunc('month', created_at), '%Y-%m') AS month, currency, "
+                "SUM(amount_paid) AS revenue, COUNT(*) AS invoices "
+                "FROM {ms}.stripe__invoice_details WHERE status = 'paid' "
+                "GROUP BY 1, 2 ORDER BY 1, 2"
+            )
         ]
         _months = sorted({r["month"] for r in revenue_by_month})
         _by_currency = defaultdict(dict)
@@ -181,7 +196,7 @@ def _(
         _view = mo.vstack([revenue_fig, mo.ui.table(revenue_by_month)])
     else:
         revenue_by_month = []
-        _view = mo.md("_No `invoices` table in this dataset._")
+        _view = no_model("stripe__invoice_details")
     _view
     return
 
@@ -189,124 +204,46 @@ def _(
 @app.cell
 def _(mo):
     mo.md("""
-    ## MRR from subscriptions
+    ## MRR (`stripe__mrr_by_month`)
 
-    Each subscription item contributes `unit_amount x quantity`, normalised to a month
-    (`year` / 12, `week` x 52 / 12, `day` x 365 / 12, divided by `interval_count`).
-    Current MRR counts `active` and `past_due` subscriptions; the monthly history counts a
-    subscription from its start until it ended, without its trial.
+    MRR per customer and month from invoice history, per currency (never summed across
+    currencies), with each month's movement: new, expansion, contraction, churned,
+    reactivated. The rules are in `models/stripe/models/marts/marts.yml`.
     """)
     return
 
 
 @app.cell
-def _(columns_of, json, query, table_exists):
-    MONTHS_PER_INTERVAL = {"month": 1.0, "year": 12.0, "week": 12 / 52, "day": 12 / 365}
-
-    def item_rows():
-        """Subscription items from the child table, or from the JSON ``items__data`` column."""
-        _base = (
-            "s.id AS subscription, s.status, lower(s.currency) AS currency, s.start_date, "
-            "COALESCE(s.ended_at, s.canceled_at) AS ended_at, s.trial_end"
-        )
-        if table_exists("subscriptions__items__data"):
-            return query(
-                f"SELECT {_base}, i.quantity, i.price__unit_amount AS unit_amount, "
-                "i.price__recurring__interval AS interval, "
-                "i.price__recurring__interval_count AS interval_count "
-                "FROM {ds}.subscriptions s JOIN {ds}.subscriptions__items__data i "
-                "ON i._dlt_parent_id = s._dlt_id WHERE COALESCE(s.deleted, FALSE) = FALSE"
+def _(Figure, defaultdict, mo, model_exists, no_model, out_dir, query, save):
+    if model_exists("stripe__mrr_by_month"):
+        mrr_history = [
+            {**r, "mrr": float(r["mrr"])}
+            for r in query(
+                "SELECT strftime(month, '%Y-%m') AS month, currency, SUM(mrr) AS mrr, "
+                "COUNT(*) FILTER (WHERE mrr > 0) AS customers "
+                "FROM {ms}.stripe__mrr_by_month GROUP BY 1, 2 ORDER BY 1, 2"
             )
-        if "items__data" not in columns_of("subscriptions"):
-            return []
-        _items = []
-        for _sub in query(
-            f"SELECT {_base}, s.items__data FROM {{ds}}.subscriptions s "
-            "WHERE COALESCE(s.deleted, FALSE) = FALSE"
-        ):
-            _raw = _sub.pop("items__data")
-            for _item in (json.loads(_raw) if isinstance(_raw, str) else _raw) or []:
-                _price = _item.get("price") or {}
-                _recurring = _price.get("recurring") or {}
-                _items.append({
-                    **_sub,
-                    "quantity": _item.get("quantity"),
-                    "unit_amount": _price.get("unit_amount"),
-                    "interval": _recurring.get("interval"),
-                    "interval_count": _recurring.get("interval_count"),
-                })
-        return _items
-
-    def monthly_amount(item):
-        """An item's amount per month in minor units (0 for unknown intervals)."""
-        months = MONTHS_PER_INTERVAL.get(str(item["interval"]))
-        if not months:
-            return 0.0
-        per_period = (item["unit_amount"] or 0) * (item["quantity"] or 1)
-        return per_period / (months * (item["interval_count"] or 1))
-
-    subscription_items = item_rows() if table_exists("subscriptions") else []
-    return monthly_amount, subscription_items
-
-
-@app.cell
-def _(
-    Figure,
-    datetime,
-    defaultdict,
-    major_units,
-    mo,
-    monthly_amount,
-    out_dir,
-    save,
-    subscription_items,
-    timezone,
-):
-    def month_ends(first, last):
-        """``(YYYY-MM, end of that month)`` for every month from ``first`` to ``last``."""
-        ends = []
-        year, month = first.year, first.month
-        while (year, month) <= (last.year, last.month):
-            next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-            ends.append((f"{year}-{month:02d}", datetime(next_year, next_month, 1, tzinfo=timezone.utc)))
-            year, month = next_year, next_month
-        return ends
-
-    def counts_at(item, moment):
-        """Whether an item is billed at ``moment`` (started, not ended, out of trial)."""
-        if item["start_date"] is None or item["start_date"] >= moment:
-            return False
-        if item["ended_at"] is not None and item["ended_at"] < moment:
-            return False
-        return item["trial_end"] is None or item["trial_end"] < moment
-
-    current_mrr = defaultdict(float)
-    for _item in subscription_items:
-        if _item["status"] in ("active", "past_due"):
-            current_mrr[_item["currency"]] += major_units(monthly_amount(_item), _item["currency"])
-
-    _starts = [i["start_date"] for i in subscription_items if i["start_date"] is not None]
-    mrr_history = []
-    if _starts:
-        _now = datetime.now(timezone.utc)
-        for _month, _end in month_ends(min(_starts), _now):
-            _moment = min(_end, _now)
-            for _currency in sorted({i["currency"] for i in subscription_items}):
-                _total = sum(
-                    major_units(monthly_amount(i), _currency)
-                    for i in subscription_items
-                    if i["currency"] == _currency and counts_at(i, _moment)
-                )
-                mrr_history.append(
-                    {"month": _month, "currency": _currency, "mrr": _total}
-                )
-
-    if subscription_items:
+        ]
+        mrr_movements = [
+            {k: (float(v) if k.endswith("_mrr") else v) for k, v in r.items()}
+            for r in query(
+                "SELECT strftime(month, '%Y-%m') AS month, currency, "
+                "SUM(new_mrr) AS new_mrr, SUM(expansion_mrr) AS expansion_mrr, "
+                "SUM(reactivation_mrr) AS reactivation_mrr, "
+                "SUM(contraction_mrr) AS contraction_mrr, SUM(churned_mrr) AS churned_mrr "
+                "FROM {ms}.stripe__mrr_by_month GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+        ]
+        _latest = max((r["month"] for r in mrr_history), default=None)
+        current_mrr = defaultdict(float)
+        for _r in mrr_history:
+            if _r["month"] == _latest:
+                current_mrr[_r["currency"]] += _r["mrr"]
         _fig = Figure(figsize=(11, 3.5))
         _now_ax, _history_ax = _fig.subplots(1, 2)
         _currencies = sorted(current_mrr)
         _now_ax.bar([c.upper() for c in _currencies], [current_mrr[c] for c in _currencies])
-        _now_ax.set_title("Current MRR by currency")
+        _now_ax.set_title(f"MRR by currency, {_latest}")
         _now_ax.set_ylabel("MRR (major units)")
         for _currency in sorted({r["currency"] for r in mrr_history}):
             _points = [r for r in mrr_history if r["currency"] == _currency]
@@ -317,12 +254,50 @@ def _(
         _history_ax.set_title("MRR at month end (current month: now)")
         _history_ax.legend()
         mrr_fig = save(_fig, out_dir, "mrr.png")
-        _view = mo.vstack([
-            mrr_fig,
-            mo.ui.table([{"currency": c.upper(), "mrr": round(v, 2)} for c, v in current_mrr.items()]),
-        ])
+        _view = mo.vstack([mrr_fig, mo.ui.table(mrr_movements, label="MRR movements")])
     else:
-        _view = mo.md("_No subscriptions in this dataset._")
+        mrr_history, mrr_movements = [], []
+        _view = no_model("stripe__mrr_by_month")
+    _view
+    return
+
+
+@app.cell
+def _(mo):
+    mo.md("""
+    ## Daily overview (`stripe__daily_overview`)
+    """)
+    return
+
+
+@app.cell
+def _(Figure, mo, model_exists, no_model, out_dir, query, save):
+    if model_exists("stripe__daily_overview"):
+        daily = [
+            {k: (float(v) if hasattr(v, "is_finite") else v) for k, v in r.items()}
+            for r in query(
+                "SELECT date_day, settlement_currency, gross_charges, refunds, dispute_losses, "
+                "fees, net, cumulative_net, new_customer_count, failed_charge_count "
+                "FROM {ms}.stripe__daily_overview ORDER BY date_day"
+            )
+        ]
+        _currency = (daily[-1]["settlement_currency"] or "").upper() if daily else ""
+        _fig = Figure(figsize=(11, 3.5))
+        _day_ax, _total_ax = _fig.subplots(1, 2)
+        _days = [r["date_day"] for r in daily]
+        _day_ax.bar(_days, [r["gross_charges"] for r in daily], label="gross charges")
+        _day_ax.bar(_days, [-r["refunds"] - r["dispute_losses"] for r in daily],
+                    label="refunds and disputes")
+        _day_ax.set_title(f"Charges per day ({_currency})")
+        _day_ax.legend()
+        _total_ax.plot(_days, [r["cumulative_net"] for r in daily])
+        _total_ax.set_title(f"Cumulative net after fees ({_currency})")
+        _fig.autofmt_xdate()
+        daily_fig = save(_fig, out_dir, "daily_overview.png")
+        _view = mo.vstack([daily_fig, mo.ui.table(daily[-31:], label="Last 31 days")])
+    else:
+        daily = []
+        _view = no_model("stripe__daily_overview")
     _view
     return
 

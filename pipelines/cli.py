@@ -96,7 +96,11 @@ CONNECTORS: dict[str, Connector] = {
 }
 
 TOOLS = {"status": "pipelines.status", "dead-letters": "pipelines.dead_letters"}
-CONNECTOR_TOOLS = {"check": "pipelines.check", "reset": "pipelines.reset"}
+CONNECTOR_TOOLS = {
+    "check": "pipelines.check",
+    "reset": "pipelines.reset",
+    "models": "pipelines.models",
+}
 """Verbs whose module takes the connector as its first argument."""
 
 
@@ -133,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         "reset", help="drop the tables and state of some resources", add_help=False
     )
     reset.add_argument("connector", metavar="<connector>")
+    models = verbs.add_parser(
+        "models", help="rebuild a connector's dbt models now (no load)", add_help=False
+    )
+    models.add_argument("connector", metavar="<connector>")
     for verb in TOOLS:
         verbs.add_parser(verb, help=f"see sluice {verb} --help", add_help=False)
     hooks = verbs.add_parser("webhooks", help="serve|drain|reconcile <connector>", add_help=False)

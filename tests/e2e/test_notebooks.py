@@ -16,6 +16,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DATASET = "stripe_sandbox"
 """`pipelines/stripe_pipeline.py --sandbox` loads the sandbox's dataset, never a real `stripe`."""
+MODELS_DATASET = f"{DATASET}_models"
+"""Where the dbt models (`models/stripe/`) the notebook reads are built."""
 MIN_PNG_BYTES = 5_000
 """An empty matplotlib figure saves to about 2 KB; a plot with data is well above this."""
 
@@ -24,6 +26,7 @@ EXPECTED_PLOTS = {
         "customers_by_month.png",
         "revenue_by_month.png",
         "mrr.png",
+        "daily_overview.png",
         "charges_by_status_currency.png",
     ],
     "sync_health.py": ["throughput.png", "errors_per_run.png", "freshness.png"],
@@ -40,14 +43,28 @@ def clean_env(dlt_home: Path, database: Path) -> dict[str, str]:
     return env
 
 
-def has_table(database: Path, table: str) -> bool:
+def has_table(database: Path, table: str, dataset: str = DATASET) -> bool:
     with duckdb.connect(str(database), read_only=True) as con:
         return bool(
             con.execute(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [DATASET, table],
+                [dataset, table],
             ).fetchall()
         )
+
+
+def build_models(root: Path, env: dict[str, str]) -> None:
+    """Builds the dbt models the notebook reads (when the run did not refresh them)."""
+    pytest.importorskip("dbt.adapters.duckdb", reason="needs the models extra (dbt-duckdb)")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.models", "stripe", "--sandbox", "--no-test"],
+        cwd=root,
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 def ledger_rows_from_tables(database: Path, dlt_home: Path) -> None:
@@ -104,6 +121,8 @@ def loaded_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if not has_table(database, "_sync_runs"):
         ledger_rows_from_tables(database, dlt_home)
     assert has_table(database, "_sync_runs")
+    if not has_table(database, "stripe__mrr_by_month", MODELS_DATASET):
+        build_models(root, env)
     yield database
 
 

@@ -1,0 +1,15 @@
+{{ stripe_select('balance_transactions', [
+    ['id', 'balance_transaction_id', 'varchar'],
+    ['source', 'source_id', 'varchar'],
+    ['type', 'type', 'varchar'],
+    ['reporting_category', 'reporting_category', 'varchar'],
+    ['status', 'status', 'varchar'],
+    ['amount', 'amount', 'bigint'],
+    ['fee', 'fee', 'bigint'],
+    ['net', 'net', 'bigint'],
+    ['currency', 'currency', 'varchar'],
+    ['exchange_rate', 'exchange_rate', 'double'],
+    ['description', 'description', 'varchar'],
+    ['created', 'created_at', 'timestamp'],
+    ['available_on', 'available_on', 'timestamp'],
+]) }}
