@@ -161,3 +161,10 @@ LISTED_ELSEWHERE: Mapping[str, tuple[str, ...]] = {
     "charges": ("refunds",),
 }
 """Parent resource name -> embedded lists dropped because another table holds them whole."""
+
+NESTED_OBJECT_LISTS: Mapping[str, Mapping[str, str]] = {
+    # A dispute embeds the balance transactions of its withdrawal and reinstatement.
+    "disputes": {"balance_transactions": "balance_transaction"},
+}
+"""Parent resource name -> list field -> the ``object`` type of its entries, for the
+lists left to dlt's nested tables whose entries carry unix times."""

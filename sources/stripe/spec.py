@@ -46,9 +46,8 @@ def column_hints(resource: StripeResource) -> dict[str, TColumnSchema]:
     columns: dict[str, TColumnSchema] = {
         "id": {"data_type": "text", "nullable": False},
         resource.time_field: {"data_type": "timestamp"},
+        **timestamp_columns(resource.object_type),
     }
-    for name in unix_time_columns(resource.object_type):
-        columns[name] = {"data_type": "timestamp"}
     if resource.mutable:
         columns["deleted"] = {"data_type": "bool"}
         columns["deleted_at"] = {"data_type": "timestamp", "nullable": True}
@@ -68,11 +67,17 @@ def deletes_of(resource: StripeResource) -> tuple[str, ...]:
     return ("none",)
 
 
+def timestamp_columns(object_type: str) -> dict[str, TColumnSchema]:
+    """The object's unix-time fields as dlt columns (``fields.json``)."""
+    return {name: {"data_type": "timestamp"} for name in unix_time_columns(object_type)}
+
+
 def child_spec(sub_list: StripeSubList) -> ChildSpec:
     """The kit's declaration of one embedded list loaded as its own table."""
-    columns: dict[str, TColumnSchema] = {"id": {"data_type": "text", "nullable": False}}
-    for name in unix_time_columns(sub_list.object_type):
-        columns[name] = {"data_type": "timestamp"}
+    columns: dict[str, TColumnSchema] = {
+        "id": {"data_type": "text", "nullable": False},
+        **timestamp_columns(sub_list.object_type),
+    }
     return ChildSpec(
         name=sub_list.table,
         field=sub_list.field,

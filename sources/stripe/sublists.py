@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,7 +20,8 @@ from sources.kit.connector import ChildSpec, CompleteList, child_items
 from sources.kit.errors import FatalError
 
 from .client import StripeClient
-from .settings import LISTED_ELSEWHERE
+from .fields import unix_time_fields
+from .settings import LISTED_ELSEWHERE, NESTED_OBJECT_LISTS
 from .spec import SPEC
 
 logger = logging.getLogger("sluice.stripe")
@@ -80,6 +82,7 @@ def split_sub_lists(
     deleted parent keeps the children already loaded: its snapshot's list can no longer
     be paged (Stripe answers 404 for a deleted invoice's lines).
     """
+    type_nested_times(resource_name, records)
     children = SPEC.resource(resource_name).children
     stripped = (*LISTED_ELSEWHERE.get(resource_name, ()), *(c.field for c in children))
     for record in records:
@@ -92,3 +95,30 @@ def split_sub_lists(
                 record.pop(name, None)
     if children:
         yield from child_items(records, children, complete_list(client), table_format=table_format)
+
+
+def type_nested_times(resource_name: str, records: Sequence[Any]) -> None:
+    """Turns the unix times inside lists left to dlt's nested tables into datetimes.
+
+    Column hints of a resource reach its root table only, so a dispute's embedded
+    balance transactions would load ``created`` as BIGINT; a datetime value makes dlt
+    (and the columnar path, which hands such records to dlt) type the column timestamp.
+    """
+    lists = NESTED_OBJECT_LISTS.get(resource_name, {})
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        for field, object_type in lists.items():
+            entries = record.get(field)
+            if isinstance(entries, list):
+                for entry in entries:
+                    if isinstance(entry, dict):
+                        as_datetimes(entry, unix_time_fields(object_type))
+
+
+def as_datetimes(entry: dict[str, Any], fields: Sequence[str]) -> None:
+    """Replaces the entry's top-level integer ``fields`` by UTC datetimes, in place."""
+    for name in fields:
+        value = entry.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            entry[name] = datetime.fromtimestamp(value, tz=timezone.utc)

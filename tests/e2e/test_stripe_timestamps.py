@@ -31,16 +31,7 @@ Empty so far: no amount, count or id of the sandbox falls in the range. Add an e
 only with a comment saying what the column holds.
 """
 
-KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # A dispute's embedded ``balance_transactions`` list becomes dlt's nested table;
-        # column hints of a resource reach its root table only (typing nested tables
-        # needs dlt's ``nested_hints`` in the kit's make_resource). Loading the list as a
-        # child table of its own, as issue 17 section 1 does for invoice lines, fixes it.
-        ("disputes__balance_transactions", "created"),
-        ("disputes__balance_transactions", "available_on"),
-    }
-)
+KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset()
 """Missed timestamps the connector cannot declare yet; the test fails once one is fixed."""
 
 
