@@ -98,8 +98,9 @@ CONNECTOR = runner.ConnectorRunner(
     resources_help="comma-separated sObjects, any the org has "
     f"(default: {','.join(DEFAULT_OBJECTS)})",
     start_date_bound="records whose SystemModstamp (last change) is",
-    canonical_help="also map this run's accounts and contacts into canonical_customers "
-    "(dataset canonical) with the crosswalk",
+    canonical_help="after the load, map every load of accounts and contacts not mapped yet "
+    "(this run's and any earlier one's) into canonical_customers (dataset canonical) with "
+    "the crosswalk",
     resources_argument="objects",
     resource_aliases=("--objects",),
     add_sandbox_flags=add_sandbox_flags,

@@ -83,7 +83,8 @@ CONNECTOR = runner.ConnectorRunner(
     resources_help="comma-separated tables, any the instance has "
     f"(default: {','.join(DEFAULT_TABLES)})",
     start_date_bound="records whose sys_updated_on (last change) is",
-    canonical_help="also map sys_user into canonical_customers with the crosswalk",
+    canonical_help="after the load, map every load of sys_user not mapped yet (this run's "
+    "and any earlier one's) into canonical_customers with the crosswalk",
     resources_argument="tables",
     resource_aliases=("--tables",),
     add_sandbox_flags=add_sandbox_flags,

@@ -161,8 +161,9 @@ CONNECTOR = runner.ConnectorRunner(
     canonical=CANONICAL,
     resources_help=f"comma-separated subset of: {','.join(RESOURCE_NAMES)}",
     start_date_bound="objects created",
-    canonical_help="also map this run's customers, charges and subscriptions into the "
-    "canonical models (dataset canonical) with the crosswalk",
+    canonical_help="after the load, map every load not mapped yet (this run's, earlier "
+    "runs', the webhook drain's) of customers, charges, payment intents and subscriptions "
+    "into the canonical models (dataset canonical) with the crosswalk",
     parse_resources=resource_list,
     known_resources=RESOURCE_NAMES,
     source_takes_table_format=True,

@@ -3,6 +3,7 @@
     python pipelines/stripe_webhooks.py serve --host 127.0.0.1 --port 8787
     python pipelines/stripe_webhooks.py drain                 # inbox -> DuckDB
     python pipelines/stripe_webhooks.py drain --sandbox       # the emulator's inbox and API
+    python pipelines/stripe_webhooks.py drain --canonical     # then map into `canonical`
     python pipelines/stripe_webhooks.py reconcile --sandbox   # missed events from /v1/events
 
 The signing secret comes from dlt config: ``sources.stripe.webhook_secret``
@@ -39,6 +40,7 @@ from pipelines.common import (  # noqa: E402
     UserFacingError,
     destination_location,
     format_table,
+    print_canonical_summary,
     run_reporting_errors,
     setup_logging,
 )
@@ -100,6 +102,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     add_inbox_flag(drain)
     add_destination_flag(drain)
     add_sandbox_flags(drain, "retrieve objects from the bundled Stripe emulator")
+    add_canonical_flag(drain)
 
     reconcile = commands.add_parser("reconcile", help="store events the receiver missed")
     add_inbox_flag(reconcile)
@@ -114,7 +117,18 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     reconcile.add_argument(
         "--no-drain", action="store_true", help="only store the missed events; drain later"
     )
+    add_canonical_flag(reconcile)
     return parser.parse_args(argv)
+
+
+def add_canonical_flag(parser: argparse.ArgumentParser) -> None:
+    """``--canonical``: after the drain, map every raw load not mapped yet."""
+    parser.add_argument(
+        "--canonical",
+        action="store_true",
+        help="after the drain, map every Stripe load not mapped yet (the drained changes "
+        "included) into the canonical models (dataset canonical)",
+    )
 
 
 def add_inbox_flag(parser: argparse.ArgumentParser) -> None:
@@ -265,7 +279,16 @@ def drain_with_client(args: argparse.Namespace, client: Optional[StripeClient]) 
         )
         if report.batches:
             print(f"data: {destination_location(pipeline)}")
+    if getattr(args, "canonical", False):
+        map_canonical(pipeline)
     return 0
+
+
+def map_canonical(pipeline: dlt.Pipeline) -> None:
+    """Maps the loads the drain (or anything else) wrote and no canonical load has mapped."""
+    from sources.stripe.canonical import CANONICAL
+
+    print_canonical_summary(CANONICAL.run(pipeline))
 
 
 def make_pipeline(destination: str, name: str = PIPELINE_NAME) -> dlt.Pipeline:

@@ -488,7 +488,7 @@ class RecordPage:
     """A page of admitted records on its way to the :class:`ColumnarStep`.
 
     Not a list, so dlt hands it to pipe steps whole instead of record by record; steps
-    that look at records (the canonical spool's tee) iterate :attr:`records`.
+    that look at records iterate :attr:`records`.
     """
 
     __slots__ = ("records",)

@@ -1,8 +1,8 @@
 """ServiceNow's part of the canonical load: sys_user into canonical_customers + crosswalk.
 
-The mapping is data (``sources/servicenow/mappings/*.toml``). During the raw load a map
-step copies every mapped record to a local spool; after the raw load succeeded,
-:func:`run_servicenow_canonical` maps them into the ``canonical`` dataset.
+The mapping is data (``sources/servicenow/mappings/*.toml``).
+:func:`run_servicenow_canonical` maps the ``sys_user`` rows of every raw load not mapped
+yet into the ``canonical`` dataset (see :mod:`sources.kit.mapping.runner`).
 """
 
 from __future__ import annotations

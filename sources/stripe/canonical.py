@@ -1,9 +1,9 @@
-"""Stripe's part of the canonical load: its mappings, match rules and the record tee.
+"""Stripe's part of the canonical load: its mappings and match rules.
 
-The mappings are data (``sources/stripe/mappings/*.toml``). During the raw load a
-map step copies every record of a mapped resource to a local spool; after the raw
-load succeeded, :func:`run_stripe_canonical` maps the spooled records into the
-``canonical`` dataset (see :mod:`sources.kit.mapping.runner`).
+The mappings are data (``sources/stripe/mappings/*.toml``). :func:`run_stripe_canonical`
+maps the rows of every raw load not mapped yet (a poll's, the webhook drain's, a
+replay's) from the raw tables into the ``canonical`` dataset (see
+:mod:`sources.kit.mapping.runner`).
 """
 
 from __future__ import annotations

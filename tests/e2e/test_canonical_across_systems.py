@@ -76,3 +76,55 @@ def test_canonical_customers_hold_every_system_with_stable_crosswalk_ids(
     )
     crosswalk = query(warehouse, "SELECT system, COUNT(*) FROM canonical.crosswalk GROUP BY 1")
     assert dict(customers) == dict(crosswalk)
+
+
+def test_enabling_canonical_after_plain_runs_maps_every_system_already_loaded(
+    stripe_sandbox: StripeSandbox,
+    salesforce_sandbox: SalesforceSandbox,
+    servicenow_sandbox: ServiceNowSandbox,
+    dlt_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    point_all(monkeypatch, stripe_sandbox, salesforce_sandbox, servicenow_sandbox, warehouse)
+    assert stripe_pipeline.main(["--resources", "customers,charges,subscriptions"]) == 0
+    assert salesforce_pipeline.main([]) == 0
+    assert servicenow_pipeline.main([]) == 0
+    assert not query(
+        warehouse, "SELECT 1 FROM information_schema.schemata WHERE schema_name = 'canonical'"
+    )
+
+    # enabled later: runs that extract one small table each map everything loaded before
+    assert stripe_pipeline.main(["--resources", "customers", "--canonical"]) == 0
+    assert salesforce_pipeline.main(["--resources", "User", "--canonical"]) == 0
+    assert servicenow_pipeline.main(["--resources", "incident", "--canonical"]) == 0
+
+    def mapped(system: str) -> set[str]:
+        return {
+            r[0]
+            for r in query(
+                warehouse,
+                "SELECT source_id FROM canonical.canonical_customers "  # noqa: S608
+                f"WHERE source_system = '{system}'",
+            )
+        }
+
+    def loaded(sql: str) -> set[str]:
+        return {r[0] for r in query(warehouse, sql)}
+
+    assert mapped("stripe") == loaded("SELECT id FROM stripe.customers")
+    assert mapped("salesforce") == loaded(
+        "SELECT id FROM salesforce.account UNION SELECT id FROM salesforce.contact"
+    )
+    assert mapped("servicenow") == loaded("SELECT sys_id FROM servicenow.sys_user")
+    assert mapped("salesforce") and mapped("servicenow")
+    payments = query(warehouse, "SELECT COUNT(*) FROM canonical.canonical_payments")
+    assert payments == query(
+        warehouse, "SELECT COUNT(*) FROM stripe.charges WHERE status IS NOT NULL"
+    )
+    links = query(warehouse, "SELECT system, COUNT(*) FROM canonical.crosswalk GROUP BY 1")
+    customers = query(
+        warehouse, "SELECT source_system, COUNT(*) FROM canonical.canonical_customers GROUP BY 1"
+    )
+    assert dict(links) == dict(customers)

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines import stripe_pipeline
 from sandbox.stripe import StripeSandbox
+from sources.kit.mapping import currency_exponent
 
 
 @pytest.fixture
@@ -80,15 +81,31 @@ def test_stripe_loads_into_canonical_models_with_values_from_the_raw_rows(
     assert broken["id"] in payload
 
     subs = {r["id"]: r for r in store.listable("subscriptions")}
-    for sub_id, status, amount, interval in query(
-        duckdb_path,
-        "SELECT source_id, status, plan_amount, billing_interval "
-        "FROM canonical.canonical_subscriptions",
-    ):
-        price = subs[sub_id]["items"]["data"][0]["price"]
-        assert status == subs[sub_id]["status"]
-        assert amount == Decimal(price["unit_amount"]) / 100
-        assert interval == price["recurring"]["interval"]
+    statuses = dict(
+        query(duckdb_path, "SELECT source_id, status FROM canonical.canonical_subscriptions")
+    )
+    assert statuses == {i: s["status"] for i, s in subs.items()}
+    items = {
+        r[0]: r[1:]
+        for r in query(
+            duckdb_path,
+            "SELECT source_id, subscription_source_id, unit_amount, billing_interval, quantity "
+            "FROM canonical.canonical_subscription_items",
+        )
+    }
+    expected = {
+        item["id"]: (
+            sub_id,
+            Decimal(item["price"]["unit_amount"]).scaleb(
+                -currency_exponent(item["price"]["currency"])
+            ),
+            item["price"]["recurring"]["interval"],
+            item["quantity"],
+        )
+        for sub_id, sub in subs.items()
+        for item in sub["items"]["data"]
+    }
+    assert items == expected  # every item of every subscription, not only the first
 
     out = capsys.readouterr().out
     assert "canonical_payments" in out and "crosswalk:" in out

@@ -278,4 +278,8 @@ def test_stripe_mappings_load() -> None:
         "canonical_customers",
         "canonical_payments",
         "canonical_subscriptions",
+        "canonical_subscription_items",
     }
+    by_name = {s.name: s for s in specs}
+    assert by_name["stripe_payment_intents"].superseded_by == "latest_charge"
+    assert by_name["stripe_subscription_items"].source_resource == "subscription_items"

@@ -8,23 +8,25 @@ from .apply import MappingError, RecordMapper, apply_mapping
 from .crosswalk import Crosswalk, CrosswalkEntry, MatchRule, match_rules, read_crosswalk
 from .docs import render_mapping, write_mapping_docs
 from .drift import DriftReport, FieldProfile, detect_drift
+from .flattened import spec_for_table, warehouse_path
 from .models import (
     CANONICAL_CUSTOMERS,
     CANONICAL_DATASET,
     CANONICAL_MODELS,
     CANONICAL_PAYMENTS,
+    CANONICAL_SUBSCRIPTION_ITEMS,
     CANONICAL_SUBSCRIPTIONS,
     CanonicalModel,
 )
 from .runner import CanonicalOutcome, run_canonical
 from .spec import FieldMapping, MappingSpec, load_mapping, load_mappings, parse_mapping
-from .spool import RecordSpool, tee_mapped_resources
 from .transforms import (
     TransformContext,
     TransformError,
     currency_exponent,
     register_transform,
 )
+from .warehouse import RawTables
 
 __all__ = [
     "CANONICAL_CUSTOMERS",
@@ -32,6 +34,7 @@ __all__ = [
     "CANONICAL_MODELS",
     "CANONICAL_PAYMENTS",
     "CANONICAL_SUBSCRIPTIONS",
+    "CANONICAL_SUBSCRIPTION_ITEMS",
     "CanonicalModel",
     "CanonicalOutcome",
     "Crosswalk",
@@ -43,8 +46,7 @@ __all__ = [
     "MappingSpec",
     "MatchRule",
     "RecordMapper",
-    "RecordSpool",
-    "tee_mapped_resources",
+    "RawTables",
     "TransformContext",
     "TransformError",
     "apply_mapping",
@@ -58,5 +60,7 @@ __all__ = [
     "register_transform",
     "render_mapping",
     "run_canonical",
+    "spec_for_table",
+    "warehouse_path",
     "write_mapping_docs",
 ]

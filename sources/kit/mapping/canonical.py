@@ -1,20 +1,21 @@
 """The canonical load as a dlt source: mappings applied as a transform step.
 
-Each mapping spec becomes one resource that reads its system's raw records, maps
-them through a :class:`~sources.kit.deadletters.RecordGuard` (failures become
-``_dead_letters`` rows with the reason, the rest load), adds the crosswalk's
-``customer_id`` and loads into the spec's canonical table (merge on the model's key).
-The same resource profiles the raw records and reports mapping drift against the
-profile it keeps in its resource state. The crosswalk's new links and ambiguities
-load as ``crosswalk`` and ``crosswalk_ambiguities``.
+Each mapping becomes one resource that reads the raw rows of the loads it has not
+mapped yet (a :class:`~sources.kit.mapping.loads.MappingPlan`), maps them through a
+:class:`~sources.kit.deadletters.RecordGuard` (failures become ``_dead_letters`` rows
+with the reason, the rest load), adds the crosswalk's ``customer_id`` and loads into
+the spec's canonical table (merge on the model's key), then records those loads as
+mapped in the source state. The same resource profiles the raw rows and reports
+mapping drift against the profile it keeps in its resource state. The crosswalk's new
+links and ambiguities load as ``crosswalk`` and ``crosswalk_ambiguities``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Optional
 
 import dlt
 from dlt.extract.resource import DltResource
@@ -23,6 +24,7 @@ from ..deadletters import RecordGuard, contract_for_dead_letters, register_repla
 from ..monitor import SyncMonitor
 from ..validation import RecordValidator, current_source_schema
 from .apply import MappingError, RecordMapper, apply_mapping
+from .children import ChildrenSeen, removed_children
 from .crosswalk import (
     AMBIGUITIES_COLUMNS,
     AMBIGUITIES_TABLE,
@@ -32,7 +34,9 @@ from .crosswalk import (
     Resolution,
 )
 from .drift import DriftReport, FieldProfile, detect_drift
-from .models import CANONICAL_CUSTOMERS
+from .loads import MappingPlan
+from .models import CANONICAL_CUSTOMERS, SUPERSEDED_COLUMN, CanonicalModel
+from .paths import MISSING, lookup
 from .spec import MappingSpec
 from .transforms import utc_now
 
@@ -45,11 +49,12 @@ __all__ = [
 ]
 
 CUSTOMER_ENTITY = "customer"
-STATE_KEY = "source_fields"
-"""Resource-state key of the field profile the drift check compares against."""
+STATE_KEY = "warehouse_fields"
+"""Resource-state key of the field profile the drift check compares against (profiles
+of API records, kept under ``source_fields`` before the canonical load read the
+warehouse, are not comparable and are left alone)."""
 
-RecordReader = Callable[[str], Iterable[Any]]
-"""``records(source_resource)`` -> the raw records of that resource for this run."""
+SUPERSEDED_HINT: Mapping[str, Any] = {"data_type": "bool", "nullable": True, "hard_delete": True}
 
 
 def canonical_source_name(system: str) -> str:
@@ -69,6 +74,8 @@ class CanonicalContext:
         monitor: Ledger counters.
         now: Clock for ``now`` transforms and link times.
         drift: Filled with one report per mapping as the resources finish.
+        read: Filled with ``(raw rows, new loads)`` per mapping as the resources finish.
+        pipeline: The canonical pipeline (reads what earlier loads stored).
     """
 
     system: str
@@ -78,6 +85,8 @@ class CanonicalContext:
     monitor: SyncMonitor
     now: Callable[[], datetime] = utc_now
     drift: list[DriftReport] = field(default_factory=list)
+    read: dict[str, tuple[int, int]] = field(default_factory=dict)
+    pipeline: Optional[dlt.Pipeline] = None
 
     @property
     def source_name(self) -> str:
@@ -86,21 +95,19 @@ class CanonicalContext:
 
 
 def resolve_customers(
-    crosswalk: Crosswalk,
-    specs: Sequence[MappingSpec],
-    records: RecordReader,
-    now: Callable[[], datetime] = utc_now,
+    crosswalk: Crosswalk, plans: Sequence[MappingPlan], now: Callable[[], datetime] = utc_now
 ) -> Resolution:
     """Links this run's customer records before any row loads, so payments find them.
 
     Records whose mapping fails are skipped here; their resource dead-letters them.
     """
     resolution = Resolution()
-    for spec in specs:
+    for plan in plans:
+        spec = plan.spec
         if spec.target_model is not CANONICAL_CUSTOMERS:
             continue
         rows = []
-        for raw in records(spec.source_resource):
+        for raw in plan.records():
             try:
                 row = apply_mapping(spec, raw, now)
             except MappingError:
@@ -112,14 +119,11 @@ def resolve_customers(
     return resolution
 
 
-def canonical_source(
-    specs: Sequence[MappingSpec], records: RecordReader, context: CanonicalContext
-) -> Any:
-    """The dlt source loading ``specs`` and the crosswalk into the canonical dataset.
+def canonical_source(plans: Sequence[MappingPlan], context: CanonicalContext) -> Any:
+    """The dlt source loading the planned mappings and the crosswalk into ``canonical``.
 
     Args:
-        specs: Mappings of ``context.system``.
-        records: Raw records per source resource.
+        plans: The mappings of ``context.system`` and the raw loads each maps now.
         context: The run's crosswalk, monitor and clock.
 
     Returns:
@@ -127,7 +131,7 @@ def canonical_source(
     """
 
     def resources() -> list[DltResource]:
-        mapped = [mapping_resource(spec, specs, records, context) for spec in specs]
+        mapped = [mapping_resource(plan, plans, context) for plan in plans]
         return [*mapped, crosswalk_resource(context), ambiguities_resource(context)]
 
     factory = dlt.source(
@@ -140,46 +144,70 @@ def canonical_source(
 
 
 def mapping_resource(
-    spec: MappingSpec,
-    all_specs: Sequence[MappingSpec],
-    records: RecordReader,
-    context: CanonicalContext,
+    plan: MappingPlan, all_plans: Sequence[MappingPlan], context: CanonicalContext
 ) -> DltResource:
     """One mapping as a resource writing into its canonical table."""
-    model = spec.target_model
+    spec = plan.spec
     others = [
         path
-        for other in all_specs
-        if other.source_resource == spec.source_resource and other is not spec
-        for path in other.source_paths()
+        for other in all_plans
+        if other.table == plan.table and other is not plan
+        for path in other.spec.source_paths()
     ]
+    superseding = any(
+        removes_rows(p.spec) and p.spec.target_model is spec.target_model for p in all_plans
+    )
     return dlt.resource(
-        mapped_rows(spec, others, records, context),
+        mapped_rows(plan, others, context),
         name=spec.name,
-        table_name=model.name,
+        table_name=spec.target_model.name,
         write_disposition="merge",
-        primary_key=list(model.primary_key),
-        columns=dict(model.columns),
+        primary_key=list(spec.target_model.primary_key),
+        columns=table_columns(spec.target_model, superseding),
     )
 
 
+def removes_rows(spec: MappingSpec) -> bool:
+    """Whether the mapping loads hard deletes (``superseded_by`` or ``children_of``)."""
+    return bool(spec.superseded_by or spec.children_of)
+
+
+def table_columns(model: CanonicalModel, superseding: bool) -> dict[str, Any]:
+    """The model's columns, plus the hard-delete column when a mapping into it is
+    superseded (declared by every resource of the table: dlt keeps one table schema)."""
+    columns: dict[str, Any] = dict(model.columns)
+    if superseding:
+        columns[SUPERSEDED_COLUMN] = dict(SUPERSEDED_HINT)
+    return columns
+
+
 def mapped_rows(
-    spec: MappingSpec,
-    used_elsewhere: Sequence[str],
-    records: RecordReader,
-    context: CanonicalContext,
+    plan: MappingPlan, used_elsewhere: Sequence[str], context: CanonicalContext
 ) -> Iterator[Any]:
-    """Maps the raw records through the guard, then reports drift and saves the profile."""
+    """Maps the new raw rows through the guard, reports drift, records the loads mapped."""
+    spec = plan.spec
     guard = make_mapping_guard(spec, context)
     profile = FieldProfile()
+    children = ChildrenSeen(spec)
     loaded = 0
-    for item in guard.batches(_observed(records(spec.source_resource), profile)):
+    for item in guard.batches(_observed(plan.records(), profile)):
         if isinstance(item, list):
             loaded += len(item)
+            for row in item:
+                children.add(row)
         yield item
+    if context.pipeline is not None:
+        yield list(removed_children(context.pipeline, spec, children))
+    plan.mark_mapped()
+    context.read[spec.name] = (profile.records, len(plan.new_load_ids))
     state = dlt.current.resource_state()
     baseline = FieldProfile.from_state(state.get(STATE_KEY))
     report = detect_drift(spec.name, spec.source_paths(), profile, baseline, used_elsewhere)
+    if baseline is not None:
+        # dlt never drops a column, and creates none for a field only ever null: a mapped
+        # field missing from the raw table (a typo, or never set) is reported on the
+        # mapping's first load, not on every load after it
+        report.missing = [p for p in report.missing if baseline.has(p)]
     report.log()
     context.drift.append(report)
     state[STATE_KEY] = profile.merged_with(baseline).to_state()
@@ -193,15 +221,18 @@ def make_mapping_guard(spec: MappingSpec, context: CanonicalContext) -> RecordGu
 
     def map_and_link(record: dict[str, Any]) -> dict[str, Any]:
         row = mapper(record)
-        row["customer_id"] = context.crosswalk.canonical_id(
-            spec.source_system, row.get(model.customer_ref)
-        )
+        if model.customer_ref is not None:
+            row["customer_id"] = context.crosswalk.canonical_id(
+                spec.source_system, row.get(model.customer_ref)
+            )
+        if spec.superseded_by:
+            row[SUPERSEDED_COLUMN] = is_set(lookup(record, spec.superseded_by))
         return row
 
     register_replay_mapper(context.source_name, spec.name, mapper)
     validator = RecordValidator(
         primary_key=model.primary_key,
-        columns=dict(model.columns),
+        columns=table_columns(model, removes_rows(spec)),
         schema_getter=current_source_schema,
         table_name=model.name,
     )
@@ -261,6 +292,11 @@ def ambiguities_resource(context: CanonicalContext) -> DltResource:
     return dlt.resource(
         rows, name=AMBIGUITIES_TABLE, write_disposition="append", columns=dict(AMBIGUITIES_COLUMNS)
     )
+
+
+def is_set(value: Any) -> bool:
+    """Whether a looked-up reference holds something (not absent, null or empty)."""
+    return value is not MISSING and value not in (None, "", [], {})
 
 
 def _observed(records: Iterable[Any], profile: FieldProfile) -> Iterator[Any]:

@@ -37,6 +37,7 @@ def render_mapping(spec: MappingSpec) -> str:
         f"Generated from `{Path(spec.origin).name}` by `python pipelines/mapping_docs.py`;"
         " do not edit by hand.",
         "",
+        *_superseded_note(spec),
         "| target | type | source | transform | args | required | default |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -44,9 +45,29 @@ def render_mapping(spec: MappingSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+INDEX_INTRO = """\
+The canonical models are derived from the raw tables in the destination: each canonical
+load maps the rows of every raw load (`_dlt_load_id`) it has not mapped yet, whichever
+run loaded them (a poll, the webhook drain, a replay).
+
+Sources are dot-paths as the API sends the record (`address.country`, `FirstName`). They
+are read from the loaded rows as dlt named and flattened them: each name in the schema's
+naming convention (`FirstName` -> `first_name`), nested objects as `a__b` columns, and
+what dlt kept whole in a `json` column read inside it (`billing_details.address.city` ->
+column `billing_details__address`, key `city`). Dead-letter reasons and drift lines name
+the warehouse path.
+"""
+
+
 def render_index(specs: Iterable[MappingSpec]) -> str:
-    """A markdown list linking every mapping page."""
-    lines = ["# Mappings", "", "| mapping | source | target model |", "| --- | --- | --- |"]
+    """A markdown list linking every mapping page, after how sources are read."""
+    lines = [
+        "# Mappings",
+        "",
+        INDEX_INTRO,
+        "| mapping | source | target model |",
+        "| --- | --- | --- |",
+    ]
     for spec in specs:
         lines.append(
             f"| [{spec.name}]({doc_file_name(spec)}) | "
@@ -71,6 +92,25 @@ def write_mapping_docs(specs: Iterable[MappingSpec], directory: Path) -> list[Pa
     index = directory / "README.md"
     index.write_text(render_index(specs), encoding="utf-8")
     return [*written, index]
+
+
+def _superseded_note(spec: MappingSpec) -> list[str]:
+    lines = []
+    if spec.superseded_by:
+        lines += [
+            f"A record whose `{spec.superseded_by}` is set is represented by the record(s)"
+            f" it references: its `{spec.target_model.name}` row is removed"
+            " (dlt hard delete on `superseded`), so nothing is counted twice.",
+            "",
+        ]
+    if spec.children_of:
+        lines += [
+            f"A load holds every child of each parent (`{spec.children_of}`) it holds: a"
+            f" `{spec.target_model.name}` row its parent no longer has is removed"
+            " (dlt hard delete on `superseded`).",
+            "",
+        ]
+    return lines
 
 
 def _row(field: FieldMapping, column: Mapping[str, Any]) -> str:

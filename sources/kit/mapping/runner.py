@@ -1,9 +1,12 @@
-"""Runs a system's canonical load after its raw load, into the ``canonical`` dataset.
+"""Derives a system's canonical models from its raw tables, into the ``canonical`` dataset.
 
 A dlt pipeline has one dataset, so the canonical models load through a sibling
 pipeline ``<system>_canonical`` on the raw pipeline's destination (same credentials,
-e.g. the same DuckDB file) with dataset ``canonical``. It reads the stored crosswalk
-first, so canonical ids stay what they were, and writes its own ``_sync_runs`` rows.
+e.g. the same DuckDB file) with dataset ``canonical``. It first loads any package a
+killed canonical run left, then plans each mapping (the raw loads it has not mapped,
+see :mod:`.loads`), reads the stored crosswalk, so canonical ids stay what they were,
+and writes its own ``_sync_runs`` rows. Whatever loaded the raw rows (a poll with or
+without ``--canonical``, the webhook drain, a replay), the next canonical load maps them.
 """
 
 from __future__ import annotations
@@ -18,21 +21,22 @@ from typing import Any, Optional
 import dlt
 from dlt.common.destination.reference import Destination
 
-from ..ledger import destination_credentials, run_with_ledger
+from ..ledger import destination_credentials, finish_pending_packages, run_with_ledger
 from ..monitor import SyncMonitor
 from .canonical import (
     CUSTOMER_ENTITY,
     CanonicalContext,
-    RecordReader,
     canonical_source,
     canonical_source_name,
     resolve_customers,
 )
 from .crosswalk import Ambiguity, Crosswalk, MatchRule, read_crosswalk
 from .drift import DriftReport
+from .loads import MappingPlan, plan_mappings
 from .models import CANONICAL_DATASET
 from .spec import MappingSpec
 from .transforms import utc_now
+from .warehouse import RawTables
 
 __all__ = ["CanonicalOutcome", "open_canonical_pipeline", "run_canonical"]
 
@@ -49,6 +53,7 @@ class CanonicalOutcome:
         drift: One report per mapping.
         linked: New crosswalk links.
         ambiguous: Records left unlinked.
+        read: ``(raw rows, new raw loads)`` each mapping read.
     """
 
     pipeline: dlt.Pipeline
@@ -56,6 +61,7 @@ class CanonicalOutcome:
     drift: list[DriftReport] = field(default_factory=list)
     linked: int = 0
     ambiguous: list[Ambiguity] = field(default_factory=list)
+    read: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def open_canonical_pipeline(
@@ -86,19 +92,18 @@ def run_canonical(
     *,
     system: str,
     specs: Sequence[MappingSpec],
-    records: RecordReader,
     rules: Sequence[MatchRule],
     run_id: Optional[str] = None,
     now: Callable[[], datetime] = utc_now,
     **run_kwargs: Any,
 ) -> CanonicalOutcome:
-    """Maps this run's raw records into the canonical models and loads them.
+    """Maps the raw rows of every load not mapped yet into the canonical models.
 
     Args:
-        raw_pipeline: The pipeline that loaded the raw records (gives the destination).
+        raw_pipeline: The pipeline whose dataset holds the raw tables (and gives the
+            destination).
         system: Source system name (``stripe``).
         specs: The system's mappings.
-        records: Raw records per source resource.
         rules: Crosswalk match rules, in priority order.
         run_id: Run id for dead letters, links and the ledger.
         now: Clock for ``now`` transforms and link times.
@@ -114,12 +119,16 @@ def run_canonical(
     pipeline = open_canonical_pipeline(raw_pipeline, system)
     pipeline.activate()
     try:
+        # a killed run's package holds rows, links and its mapped loads: load it first
+        finish_pending_packages(pipeline)
+        plans = plan_canonical(pipeline, raw_pipeline, system, specs)
         crosswalk = Crosswalk(CUSTOMER_ENTITY, rules, read_crosswalk(pipeline, CUSTOMER_ENTITY))
-        resolution = resolve_customers(crosswalk, specs, records, now)
+        resolution = resolve_customers(crosswalk, plans, now)
         monitor = SyncMonitor(canonical_source_name(system), run_id)
-        context = CanonicalContext(system, run_id, crosswalk, resolution, monitor, now)
-        source = canonical_source(specs, records, context)
-        run_with_ledger(pipeline, source, monitor, **run_kwargs)
+        context = CanonicalContext(
+            system, run_id, crosswalk, resolution, monitor, now, pipeline=pipeline
+        )
+        run_with_ledger(pipeline, canonical_source(plans, context), monitor, **run_kwargs)
     finally:
         raw_pipeline.activate()
     tables = [*dict.fromkeys(s.target_model.name for s in specs)]
@@ -129,4 +138,17 @@ def run_canonical(
         drift=context.drift,
         linked=len(resolution.linked),
         ambiguous=resolution.ambiguous,
+        read=context.read,
     )
+
+
+def plan_canonical(
+    pipeline: dlt.Pipeline,
+    raw_pipeline: dlt.Pipeline,
+    system: str,
+    specs: Sequence[MappingSpec],
+) -> list[MappingPlan]:
+    """Each mapping's raw loads not mapped yet, from the canonical source's state."""
+    sources = pipeline.state.get("sources") or {}
+    state = sources.get(canonical_source_name(system)) or {}
+    return plan_mappings(RawTables(raw_pipeline), specs, state)

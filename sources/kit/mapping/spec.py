@@ -43,7 +43,17 @@ from .transforms import is_registered, registered_transforms
 __all__ = ["FieldMapping", "MappingSpec", "load_mapping", "load_mappings", "parse_mapping"]
 
 FIELD_KEYS = frozenset({"target", "source", "sources", "transform", "args", "required", "default"})
-HEADER_KEYS = frozenset({"name", "source_system", "source_resource", "target_model", "description"})
+HEADER_KEYS = frozenset(
+    {
+        "name",
+        "source_system",
+        "source_resource",
+        "target_model",
+        "description",
+        "superseded_by",
+        "children_of",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,12 @@ class MappingSpec:
         fields: Field mappings in column order.
         description: One line for the docs.
         origin: File the spec was loaded from (for messages).
+        superseded_by: Dot-path of a reference to the record(s) that represent this one
+            in the model once it is set (a payment intent's ``latest_charge``): a record
+            with that value set has its canonical row removed, so nothing is counted twice.
+        children_of: Target column naming the parent of a child table replaced per
+            parent (``subscription_source_id``): canonical rows of the parents a load
+            holds that are not among its rows are removed.
     """
 
     name: str
@@ -100,10 +116,15 @@ class MappingSpec:
     fields: tuple[FieldMapping, ...]
     description: str = ""
     origin: str = "<memory>"
+    superseded_by: Optional[str] = None
+    children_of: Optional[str] = None
 
     def source_paths(self) -> list[str]:
         """Every source dot-path the mapping reads, in field order, without repeats."""
-        return list(dict.fromkeys(p for f in self.fields for p in f.source_paths))
+        paths = [p for f in self.fields for p in f.source_paths]
+        if self.superseded_by:
+            paths.append(self.superseded_by)
+        return list(dict.fromkeys(paths))
 
 
 def load_mappings(directory: Path) -> list[MappingSpec]:
@@ -159,11 +180,21 @@ def parse_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> MappingS
             f"mapping file {origin}: unknown target_model {header['target_model']!r}; "
             f"choose from: {', '.join(CANONICAL_MODELS)}"
         )
+    superseded_by = header.get("superseded_by")
+    if superseded_by is not None:
+        if not isinstance(superseded_by, str):
+            raise ConfigurationError(f"mapping file {origin}: superseded_by must be a dot-path")
+        _check_path(superseded_by, f"mapping file {origin}: superseded_by")
     raw_fields = data.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
         raise ConfigurationError(f"mapping file {origin}: no [[fields]] declared")
     fields = tuple(_parse_field(raw, i, model, origin) for i, raw in enumerate(raw_fields, 1))
     _check_coverage(fields, model, origin)
+    children_of = header.get("children_of")
+    if children_of is not None and children_of not in {f.target for f in fields}:
+        raise ConfigurationError(
+            f"mapping file {origin}: children_of must name a mapped target column"
+        )
     return MappingSpec(
         name=header["name"],
         source_system=header["source_system"],
@@ -172,6 +203,8 @@ def parse_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> MappingS
         fields=fields,
         description=str(header.get("description", "")),
         origin=origin,
+        superseded_by=superseded_by,
+        children_of=children_of,
     )
 
 

@@ -3,7 +3,7 @@
 A connector names its system (``stripe``), the folder of its mapping files and, if it
 needs them, the transforms its mappings use; :class:`CanonicalSystem` does the rest the
 same way for every connector: loading the mappings, reading the crosswalk rules from
-``sources.<system>.canonical.*`` and mapping the spooled records into ``canonical``.
+``sources.<system>.canonical.*`` and deriving ``canonical`` from the raw tables.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from .crosswalk import DEFAULT_PUBLIC_DOMAINS, MatchRule
 from .crosswalk import match_rules as build_match_rules
 from .runner import CanonicalOutcome, run_canonical
 from .spec import MappingSpec, load_mappings
-from .spool import RecordSpool
 from .transforms import TransformFn, is_registered, register_transform, utc_now
 
 DEFAULT_MATCH_RULES = ("email", "external_id")
@@ -83,19 +82,27 @@ class CanonicalSystem:
     def run(
         self,
         raw_pipeline: dlt.Pipeline,
-        spool: RecordSpool,
-        specs: Sequence[MappingSpec],
+        specs: Optional[Sequence[MappingSpec]] = None,
         *,
         run_id: Optional[str] = None,
         now: Callable[[], datetime] = utc_now,
     ) -> CanonicalOutcome:
-        """Maps the spooled records into the ``canonical`` dataset, with crosswalk rows."""
+        """Maps every raw load not mapped yet into ``canonical``, with crosswalk rows.
+
+        Args:
+            raw_pipeline: The pipeline whose dataset holds the system's raw tables.
+            specs: The mappings (default: :meth:`mappings`).
+            run_id: Run id for dead letters, links and the ledger.
+            now: Clock for ``now`` transforms and link times.
+
+        Returns:
+            The outcome, for the summary.
+        """
         self.register_transforms()
         return run_canonical(
             raw_pipeline,
             system=self.name,
-            specs=specs,
-            records=spool.records,
+            specs=self.mappings() if specs is None else specs,
             rules=self.match_rules(),
             run_id=run_id,
             now=now,
