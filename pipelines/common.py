@@ -102,6 +102,14 @@ class OutputSettings:
 OUTPUT = OutputSettings()
 
 
+def summary_printer(event: str) -> Callable[[str], None]:
+    """Prints the lines of one summary step: as they are, or each as a JSON event
+    (``{"event": ..., "message": ...}``) when the user asked for JSON lines only."""
+    if OUTPUT.json:
+        return lambda line: print(json.dumps({"event": event, "message": line}))
+    return print
+
+
 EXPECTED_DLT_NOTICES = (
     # per-table notice about all-null columns (Stripe has hundreds)
     "did not receive any data during this load",
@@ -586,6 +594,17 @@ class TableCount:
     rows: int
 
 
+def with_child_tables(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[str]:
+    """``tables`` with, after each, the child tables its resource loads besides its own
+    (``invoice_line_items`` after ``invoices``; dlt's nested tables are left out)."""
+    children: dict[str, list[str]] = {}
+    for table in pipeline.default_schema.data_tables():
+        resource = table.get("resource")
+        if resource and resource != table["name"] and not table.get("parent"):
+            children.setdefault(str(resource), []).append(str(table["name"]))
+    return [name for table in tables for name in (table, *sorted(children.get(table, ())))]
+
+
 def count_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[TableCount]:
     """Counts rows per table in the destination (only tables that exist).
 
@@ -723,7 +742,7 @@ def print_run_summary(
         seconds: Duration of the run.
         extra: Connector-specific figures for the request line (e.g. API usage).
     """
-    counts = count_rows(pipeline, tables)
+    counts = count_rows(pipeline, with_child_tables(pipeline, tables))
     totals: dict[str, Any] = session.total_stats()
     if OUTPUT.json:
         summary = run_summary_json(pipeline, session, counts, totals, seconds)
@@ -773,10 +792,16 @@ def run_summary_json(
 
 
 def print_canonical_summary(outcome: CanonicalOutcome) -> None:
-    """Prints canonical rows per table, crosswalk figures and mapping drift."""
+    """Prints canonical rows per table, the raw rows mapped, crosswalk figures and drift."""
     counts = count_rows(outcome.pipeline, outcome.tables)
     print()
     print(format_table([(c.table, str(c.rows)) for c in counts], ("canonical table", "rows")))
+    if outcome.read:
+        mapped = ", ".join(
+            f"{name} {rows} row(s) of {loads} load(s)"
+            for name, (rows, loads) in outcome.read.items()
+        )
+        print(f"mapped from the raw tables: {mapped}")
     print(
         f"crosswalk: {outcome.linked} new link(s), "
         f"{len(outcome.ambiguous)} ambiguous record(s) left unlinked"

@@ -3,8 +3,8 @@
 A connector's script is a :class:`ConnectorRunner` (names, help texts, its sandbox
 endpoint, client and source factories, its canonical mappings and the few hooks that are
 truly its own) plus ``main()``. Everything else is here once: the shared flags, the
-pipeline, the run ledger, ``--full-refresh``, the start-date notice, the canonical tee,
-the run summary and the canonical step.
+pipeline, the run ledger, ``--full-refresh``, the start-date notice, the run summary and
+the canonical step (after the raw load, every raw load not mapped yet is mapped).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 import dlt
@@ -31,6 +30,7 @@ from pipelines.common import (
     resolve_table_format,
     run_reporting_errors,
     setup_logging,
+    summary_printer,
 )
 from pipelines.flags import (
     add_progress_flag,
@@ -43,8 +43,8 @@ from pipelines.flags import (
 from pipelines.user_errors import start_date_notice
 from sources.kit.destinations import loader_file_format
 from sources.kit.ledger import SyncMonitor, run_with_ledger
-from sources.kit.mapping import RecordSpool, tee_mapped_resources
 from sources.kit.mapping.system import CanonicalSystem
+from sources.kit.models import refresh_models
 
 Overrides = dict[str, Any]
 """Client settings the sandbox endpoint yields (empty against the real system)."""
@@ -171,6 +171,11 @@ def parse_args(connector: ConnectorRunner, argv: Optional[list[str]] = None) -> 
     add_table_format_flag(parser)
     connector.add_flags(parser)
     parser.add_argument("--canonical", action="store_true", help=connector.canonical_help)
+    parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="skip refreshing the analyst models (models/<connector>/) after the load",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
     parser.add_argument(
         "--log-format",
@@ -208,8 +213,6 @@ def run(connector: ConnectorRunner, args: argparse.Namespace) -> int:
             table_format=table_format,
             progress=args.progress,
         )
-        # Durable: a run whose canonical load fails leaves its records for the next run.
-        spool = RecordSpool(Path(pipeline.working_dir) / "canonical_spool")
         monitor = SyncMonitor(connector.name, run_id)
         slot: ClientSlot[Any] = ClientSlot()
 
@@ -241,7 +244,6 @@ def run(connector: ConnectorRunner, args: argparse.Namespace) -> int:
             if notice:
                 print(f"note: {notice}", file=sys.stderr)
             connector.check_source(RunContext(args, pipeline, slot.client, run_id))
-            tee_mapped_resources(source, spool, specs)
             return source
 
         try:
@@ -265,10 +267,12 @@ def run(connector: ConnectorRunner, args: argparse.Namespace) -> int:
             extra=connector.summary_extra(slot.client),
         )
         if args.canonical:
-            outcome = connector.canonical.run(pipeline, spool, specs, run_id=run_id)
-            spool.clear()
+            # maps from the raw tables every load not mapped yet, this run's and any other's
+            outcome = connector.canonical.run(pipeline, specs, run_id=run_id)
             print_canonical_summary(outcome)
-        spool.close()
+        refresh_models(
+            pipeline, connector.name, enabled=not args.no_models, echo=summary_printer("models")
+        )
     return 0
 
 
