@@ -121,10 +121,17 @@ class _PriceIndex:
 
 
 @dataclass
-class _History:
-    """The steps generated so far and the latest state of every object they touch."""
+class History:
+    """The steps generated so far and the latest state of every object they touch.
+
+    Attributes:
+        factory: Builds the objects.
+        until: Steps after this time are not recorded (the objects still change), for
+            scripted histories that run past ``now``; all are recorded when ``None``.
+    """
 
     factory: Factory
+    until: int | None = None
     ops: list[Op] = field(default_factory=list)
     objects: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: {name: {} for name in OBJECT_TYPES}
@@ -145,7 +152,7 @@ class _History:
     ) -> dict[str, Any]:
         obj = self.factory.new(type_name, fields, created=at, lookup=self.lookup, obj_id=obj_id)
         self.objects[type_name][obj["id"]] = obj
-        self.ops.append(Op(at, "create", type_name, obj["id"], obj, event_type, via_api))
+        self._record(Op(at, "create", type_name, obj["id"], obj, event_type, via_api))
         return obj
 
     def update(
@@ -160,11 +167,15 @@ class _History:
     ) -> dict[str, Any]:
         obj = merge(self.objects[type_name][obj_id], changes)
         self.objects[type_name][obj_id] = obj
-        self.ops.append(Op(at, "update", type_name, obj_id, changes, event_type, via_api))
+        self._record(Op(at, "update", type_name, obj_id, changes, event_type, via_api))
         return obj
 
     def delete(self, type_name: str, obj_id: str, at: int) -> None:
-        self.ops.append(Op(at, "delete", type_name, obj_id))
+        self._record(Op(at, "delete", type_name, obj_id))
+
+    def _record(self, op: Op) -> None:
+        if self.until is None or op.at <= self.until:
+            self.ops.append(op)
 
 
 class _AccountGenerator:
@@ -177,7 +188,7 @@ class _AccountGenerator:
         self.volume = volume
         self.now = now
         self.start = now - HISTORY_DAYS * DAY
-        self.history = _History(factory)
+        self.history = History(factory)
         self.prices: list[_Price] = []
         self.price_index = _PriceIndex(())
         self.coupons: list[dict[str, Any]] = []

@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .factory import Card, Factory, list_object
-from .generator import DAY, add_months, midnight
-from .resources import OBJECT_TYPES
-from .store import Op, merge
+from .generator import DAY, History, add_months, midnight
+from .store import Op
 from .vocabulary import EXCHANGE_RATES
 
 SCENARIOS = ("mrr",)
@@ -171,44 +170,6 @@ def scenario_history(name: str, factory: Factory, now: int) -> list[Op]:
 
 
 @dataclass
-class _Recorder:
-    """Records steps as ``Op``s and keeps each object's latest state for look-ups."""
-
-    factory: Factory
-    now: int
-    ops: list[Op] = field(default_factory=list)
-    objects: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {name: {} for name in OBJECT_TYPES}
-    )
-
-    def lookup(self, type_name: str, obj_id: str) -> dict[str, Any] | None:
-        return self.objects[type_name].get(obj_id)
-
-    def create(
-        self, type_name: str, fields: Mapping[str, Any], at: int, **options: Any
-    ) -> dict[str, Any]:
-        obj_id = options.pop("obj_id", None)
-        obj = self.factory.new(type_name, fields, created=at, lookup=self.lookup, obj_id=obj_id)
-        self.objects[type_name][obj["id"]] = obj
-        if at <= self.now:
-            self.ops.append(Op(at, "create", type_name, obj["id"], obj, **options))
-        return obj
-
-    def update(
-        self, type_name: str, obj_id: str, changes: Mapping[str, Any], at: int, **options: Any
-    ) -> dict[str, Any]:
-        obj = merge(self.objects[type_name][obj_id], changes)
-        self.objects[type_name][obj_id] = obj
-        if at <= self.now:
-            self.ops.append(Op(at, "update", type_name, obj_id, changes, **options))
-        return obj
-
-    def delete(self, type_name: str, obj_id: str, at: int) -> None:
-        if at <= self.now:
-            self.ops.append(Op(at, "delete", type_name, obj_id))
-
-
-@dataclass
 class _Customer:
     story: Story
     obj: dict[str, Any]
@@ -224,7 +185,7 @@ class _ScenarioBuilder:
         self.factory = factory
         self.now = now
         self.months = month_starts(now)
-        self.history = _Recorder(factory, now)
+        self.history = History(factory, until=now)
         self.prices: dict[str, dict[str, Any]] = {}
 
     def build(self, stories: Sequence[Story]) -> list[Op]:
