@@ -13,7 +13,7 @@ import argparse
 from typing import Optional
 
 from pipelines.common import make_pipeline, run_reporting_errors, setup_logging
-from pipelines.reset import PIPELINES
+from pipelines.reset import PIPELINES, pipeline_name
 from sources.kit.models import models_dataset, run_models
 
 EXIT_SKIPPED = 3
@@ -36,14 +36,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (redacted)")
     return parser.parse_args(argv)
-
-
-def pipeline_name(args: argparse.Namespace) -> str:
-    """``--pipeline-name``, else the connector's (sandbox) pipeline."""
-    if args.pipeline_name:
-        return str(args.pipeline_name)
-    real, sandbox = PIPELINES[args.connector]
-    return sandbox if args.sandbox else real
 
 
 def build(args: argparse.Namespace) -> int:

@@ -29,24 +29,6 @@ CHILDREN = {
 }
 
 
-@pytest.fixture(params=[True, False], ids=["columnar", "plain"])
-def columnar(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setenv("SOURCES__STRIPE__COLUMNAR", str(request.param).lower())
-    return bool(request.param)
-
-
-@pytest.fixture
-def point_at(
-    monkeypatch: pytest.MonkeyPatch, dlt_home: Path, duckdb_path: Path
-) -> Callable[[StripeSandbox], None]:
-    def _point(sandbox: StripeSandbox) -> None:
-        monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("SOURCES__STRIPE__API_KEY", sandbox.api_key)
-        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
-
-    return _point
-
-
 def loaded_children(db: Path, table: str, parent_column: str) -> dict[str, set[str]]:
     """Child ids by parent id, as loaded."""
     with duckdb.connect(str(db), read_only=True) as con:

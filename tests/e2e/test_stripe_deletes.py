@@ -36,25 +36,6 @@ TYPE_OF = {
 DLT_COLUMNS = ("_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id")
 
 
-@pytest.fixture(params=[True, False], ids=["columnar", "plain"])
-def columnar(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Runs a test through the Arrow path and through dlt's own normalizer."""
-    monkeypatch.setenv("SOURCES__STRIPE__COLUMNAR", str(request.param).lower())
-    return bool(request.param)
-
-
-@pytest.fixture
-def point_at(
-    monkeypatch: pytest.MonkeyPatch, dlt_home: Path, duckdb_path: Path
-) -> Callable[[StripeSandbox], None]:
-    def _point(sandbox: StripeSandbox) -> None:
-        monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("SOURCES__STRIPE__API_KEY", sandbox.api_key)
-        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
-
-    return _point
-
-
 def rows(db: Path, sql: str) -> list[dict[str, Any]]:
     with duckdb.connect(str(db), read_only=True) as con:
         cursor = con.execute(sql)

@@ -23,20 +23,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MUTABLE = [n for n in RESOURCE_NAMES if n not in ("balance_transactions", "events")]
 
 
-@pytest.fixture
-def point_at(
-    monkeypatch: pytest.MonkeyPatch, dlt_home: Path, duckdb_path: Path
-) -> Callable[..., None]:
-    """Points the pipeline at a sandbox through the documented env variables."""
-
-    def _point(sandbox: StripeSandbox, api_key: str | None = None) -> None:
-        monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("SOURCES__STRIPE__API_KEY", api_key or sandbox.api_key)
-        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
-
-    return _point
-
-
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
