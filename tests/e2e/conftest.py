@@ -29,3 +29,10 @@ def columnar(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Runs a Stripe test through the Arrow path and through dlt's own normalizer."""
     monkeypatch.setenv("SOURCES__STRIPE__COLUMNAR", str(request.param).lower())
     return bool(request.param)
+
+
+@pytest.fixture
+def pointed(stripe_sandbox: StripeSandbox, point_at: Callable[..., None]) -> StripeSandbox:
+    """The shared Stripe sandbox, with the pipeline pointed at it."""
+    point_at(stripe_sandbox)
+    return stripe_sandbox

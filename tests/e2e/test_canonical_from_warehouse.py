@@ -37,19 +37,6 @@ SECRET = "whsec_canonical_e2e"
 ITEMS = 15
 
 
-@pytest.fixture
-def pointed(
-    stripe_sandbox: StripeSandbox,
-    monkeypatch: pytest.MonkeyPatch,
-    dlt_home: Path,
-    duckdb_path: Path,
-) -> StripeSandbox:
-    monkeypatch.setenv("SOURCES__STRIPE__BASE_URL", stripe_sandbox.base_url)
-    monkeypatch.setenv("SOURCES__STRIPE__API_KEY", stripe_sandbox.api_key)
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))
-    return stripe_sandbox
-
-
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
