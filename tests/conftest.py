@@ -56,6 +56,11 @@ def postgres_dsn(postgres_server: PostgresServer, request: pytest.FixtureRequest
     return postgres_server.create_database(name)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """dbt after every load costs ~10 s a run: tests that check the models turn it back on."""
+    os.environ.setdefault("SLUICE__REFRESH_MODELS", "false")
+
+
 _EXIT_STATUS: list[int] = []
 
 

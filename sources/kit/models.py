@@ -208,6 +208,20 @@ def run_models(
     )
 
 
+REFRESH_SETTING = "sluice.refresh_models"
+"""Set to false (``SLUICE__REFRESH_MODELS=false``) to skip the refresh after every load."""
+
+
+def refresh_setting() -> bool:
+    """``sluice.refresh_models`` from dlt config (true when unset)."""
+    value = dlt.config.get(REFRESH_SETTING)
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off")
+    return bool(value)
+
+
 def refresh_models(
     pipeline: dlt.Pipeline,
     connector: str,
@@ -237,6 +251,8 @@ def refresh_models(
         return None
     if not enabled:
         outcome = ModelsOutcome(connector, skipped="--no-models")
+    elif not refresh_setting():
+        outcome = ModelsOutcome(connector, skipped=f"{REFRESH_SETTING} = false")
     else:
         outcome = run_models(pipeline, connector)
     for line in outcome.lines():

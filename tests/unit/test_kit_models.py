@@ -20,6 +20,12 @@ from sources.kit.models import (
 )
 
 
+@pytest.fixture(autouse=True)
+def refresh_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite turns the refresh off (tests/conftest.py); these tests are about it."""
+    monkeypatch.setenv("SLUICE__REFRESH_MODELS", "true")
+
+
 def duckdb_pipeline(tmp_path: Path, name: str = "kit_models") -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=name,
@@ -75,6 +81,18 @@ def test_no_models_flag_skips_with_one_line(tmp_path: Path) -> None:
     refresh_models(duckdb_pipeline(tmp_path), "stripe", enabled=False, echo=lines.append)
 
     assert lines == ["models: skipped (--no-models)"]
+
+
+@pytest.mark.parametrize("value", ["false", "0", "no"], ids=["false", "zero", "no"])
+def test_the_refresh_setting_off_skips_with_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SLUICE__REFRESH_MODELS", value)
+    lines: list[str] = []
+
+    refresh_models(duckdb_pipeline(tmp_path), "stripe", echo=lines.append)
+
+    assert lines == ["models: skipped (sluice.refresh_models = false)"]
 
 
 def test_a_failed_model_becomes_one_line_naming_it() -> None:
