@@ -214,7 +214,7 @@ REFRESH_SETTING = "sluice.refresh_models"
 
 def refresh_setting() -> bool:
     """``sluice.refresh_models`` from dlt config (true when unset)."""
-    value = dlt.config.get(REFRESH_SETTING)
+    value: Any = dlt.config.get(REFRESH_SETTING)
     if value is None:
         return True
     if isinstance(value, str):
