@@ -16,6 +16,9 @@ pytest_plugins = [
     "sandbox.stripe.pytest_plugin",
     "sandbox.servicenow.pytest_plugin",
     "sandbox.salesforce.pytest_plugin",
+    "sandbox.slack.pytest_plugin",
+    "sandbox.gmail.pytest_plugin",
+    "sandbox.shopify.pytest_plugin",
 ]
 
 
