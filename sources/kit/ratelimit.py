@@ -7,6 +7,11 @@ source-wide default bucket (a grouped request takes from both) and adapts them t
 what the server says: rate-limit headers, ``Retry-After``, provider budgets read by
 :class:`BudgetReader` plug-ins, and - when a 429 carries no hint at all - AIMD
 (multiplicative decrease, additive increase after a run of successes).
+
+Buckets count *units*: one per request by default, or what a :class:`RequestCosts`
+table says a request costs where the provider meters quota units per method (Gmail's
+``messages.get`` costs 5). A request that bundles others (a batch) is charged the sum of
+its parts with :meth:`RateLimiter.charge`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -138,7 +144,7 @@ class TokenBucket:
             earliest = when + (self._burst - 1) / self._rate
             self._next_slot = max(self._next_slot, earliest)
 
-    def acquire(self, n: int = 1) -> float:
+    def acquire(self, n: float = 1) -> float:
         """Takes ``n`` tokens, sleeping until the reserved slot comes.
 
         Args:
@@ -152,14 +158,14 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
-    def pending_wait(self) -> float:
-        """Seconds the next acquirer would wait (no token taken)."""
+    def pending_wait(self, n: float = 1) -> float:
+        """Seconds the next acquirer of ``n`` tokens would wait (no token taken)."""
         with self._lock:
             now = self._clock()
             start = max(self._next_slot, now)
-            return max(0.0, start - (self._burst - 1) / self._rate - now)
+            return max(0.0, start - (self._burst - n) / self._rate - now)
 
-    def try_acquire(self, n: int = 1) -> bool:
+    def try_acquire(self, n: float = 1) -> bool:
         """Takes ``n`` tokens only if that needs no waiting.
 
         Returns:
@@ -167,7 +173,7 @@ class TokenBucket:
         """
         return self._reserve(n, commit_if_late=False) == 0.0
 
-    def _reserve(self, n: int, *, commit_if_late: bool) -> float:
+    def _reserve(self, n: float, *, commit_if_late: bool) -> float:
         with self._lock:
             now = self._clock()
             start = max(self._next_slot, now)
@@ -177,6 +183,43 @@ class TokenBucket:
                 return wait
             self._next_slot = start + n / self._rate
             return wait
+
+
+class RequestCosts:
+    """What each request costs in the provider's quota units, by URL path.
+
+    Example (Gmail, where the budget is units per user per second)::
+
+        RequestCosts({r"/messages/[^/]+$": 5, r"/history$": 2}, default=1)
+
+    The first pattern that matches (``re.search``) gives the cost.
+    """
+
+    def __init__(self, costs: Mapping[str, float], default: float = 1.0) -> None:
+        """Creates the table.
+
+        Args:
+            costs: Path regex to units, tried in order.
+            default: Units of a request no pattern matches.
+
+        Raises:
+            ConfigurationError: A cost is not positive.
+        """
+        bad = {pattern: units for pattern, units in costs.items() if units <= 0}
+        if bad or default <= 0:
+            raise ConfigurationError(f"request costs must be positive, got {bad or default}")
+        self._costs = [(re.compile(pattern), float(units)) for pattern, units in costs.items()]
+        self.default = float(default)
+
+    def __repr__(self) -> str:
+        return f"RequestCosts({len(self._costs)} pattern(s), default={self.default})"
+
+    def __call__(self, path: str) -> float:
+        """Units a request to ``path`` costs."""
+        for pattern, units in self._costs:
+            if pattern.search(path):
+                return units
+        return self.default
 
 
 class BudgetUsage:
@@ -307,6 +350,7 @@ class RateLimiter:
         wall_clock: Callable[[], float] = time.time,
         budget_readers: Iterable[BudgetReader] = (),
         adaptive: Optional[AdaptiveSettings] = None,
+        costs: Optional[Callable[[str], float]] = None,
     ) -> None:
         """Creates the limiter.
 
@@ -319,8 +363,14 @@ class RateLimiter:
             wall_clock: Epoch-seconds clock for HTTP dates and epoch reset values.
             budget_readers: Provider budget readers (e.g. Salesforce's limit info).
             adaptive: How to react to server feedback.
+            costs: Units a request to a path costs (a :class:`RequestCosts`); every
+                request costs one unit when None, so limits are requests per second.
+                With costs, every limit (groups and default) is in units per second.
         """
         self._clock = clock
+        self._costs = costs
+        self._charged = threading.local()
+        self._units_spent = 0.0
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
@@ -365,8 +415,43 @@ class RateLimiter:
         with self._lock:
             return self._groups[group].effective_rate(self._clock())
 
+    @property
+    def units_spent(self) -> float:
+        """Units all requests together were charged (attempts included)."""
+        with self._lock:
+            return self._units_spent
+
+    def cost_of(self, path: str) -> float:
+        """Units a request to ``path`` sent now would be charged."""
+        charged: Optional[float] = getattr(self._charged, "units", None)
+        if charged is not None:
+            return charged
+        return self._costs(path) if self._costs is not None else 1.0
+
+    @contextmanager
+    def charge(self, units: float) -> Iterator[None]:
+        """Charges ``units`` for every request this thread sends inside the block.
+
+        For requests whose cost is not their path's: a batch costs the sum of the
+        requests it carries (each retry of it too).
+
+        Args:
+            units: Units per request sent in the block.
+
+        Raises:
+            ConfigurationError: ``units`` is not positive.
+        """
+        if units <= 0:
+            raise ConfigurationError(f"a request must cost a positive number of units: {units}")
+        before = getattr(self._charged, "units", None)
+        self._charged.units = float(units)
+        try:
+            yield
+        finally:
+            self._charged.units = before
+
     def acquire(self, path: str) -> float:
-        """Waits for a slot in the request's group and in the source-wide bucket.
+        """Waits until the request's units are free in its group and the source-wide bucket.
 
         Args:
             path: URL path of the request.
@@ -375,11 +460,13 @@ class RateLimiter:
             Seconds waited.
         """
         states = self._states_for(path)
+        units = self.cost_of(path)
         with self._lock:
             now = self._clock()
             for state in states:
                 self._apply_rate(state, now)
-        waited = sum(state.bucket.acquire() for state in states)
+            self._units_spent += units
+        waited = sum(state.bucket.acquire(units) for state in states)
         if waited > 0:
             with self._lock:
                 self._throttle_wait_s += waited
@@ -392,7 +479,8 @@ class RateLimiter:
             now = self._clock()
             for state in states:
                 self._apply_rate(state, now)
-        return max(state.bucket.pending_wait() for state in states)
+        units = self.cost_of(path)
+        return max(state.bucket.pending_wait(units) for state in states)
 
     def pause(self, group: str, seconds: float) -> None:
         """Holds back every request of ``group`` for ``seconds``."""
@@ -426,13 +514,17 @@ class RateLimiter:
         self._observe_budgets(response)
 
     def snapshot(self) -> dict[str, Any]:
-        """Current rates and total throttle wait, for run summaries."""
+        """Current rates and total throttle wait (and units spent, when requests have
+        costs), for run summaries."""
         with self._lock:
             now = self._clock()
-            return {
+            snapshot: dict[str, Any] = {
                 "throttle_wait_s": round(self._throttle_wait_s, 3),
                 "rates": {n: round(s.effective_rate(now), 3) for n, s in self._groups.items()},
             }
+            if self._costs is not None:
+                snapshot["units_spent"] = round(self._units_spent, 3)
+            return snapshot
 
     def _states_for(self, path: str) -> list[_GroupState]:
         group = self.group_for(path)

@@ -38,8 +38,9 @@ def build_session(
         base_url: API root; its host is the only one credentials are sent to unless
             ``settings.allowed_hosts`` names others.
         settings: Timeouts, retry and breaker settings.
-        rate_limit: Requests per second; the spec's default when None. An endpoint
-            group never gets more than this.
+        rate_limit: Requests per second (units per second when the spec declares
+            request costs); the spec's default when None. An endpoint group never gets
+            more than this.
         budget_readers: Readers of provider budgets (Salesforce's daily API usage).
         redactor: Where secrets are registered; the process-wide one by default.
         clock: Monotonic clock (injected in tests).
@@ -56,16 +57,18 @@ def build_session(
         settings.should_retry_header = spec.should_retry_header
     per_second = rate_limit if rate_limit is not None else spec.rate_limit
     rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+    burst = spec.rate_limit_burst
     limiter = RateLimiter(
-        default=RateLimit(per_second=per_second),
+        default=RateLimit(per_second=per_second, burst=burst),
         groups={
-            name: (pattern, RateLimit(per_second=min(limit, per_second)))
+            name: (pattern, RateLimit(per_second=min(limit, per_second), burst=burst))
             for name, (pattern, limit) in spec.rate_limit_groups.items()
         },
         clock=clock,
         sleep=sleep,
         wall_clock=wall_clock,
         budget_readers=list(budget_readers),
+        costs=spec.request_costs,
     )
     policy = RetryPolicy.from_settings(settings, rng, wall_clock=wall_clock)
     if spec.retry_decider is not None:

@@ -78,6 +78,11 @@ class ConnectorSpec:
         rate_limit: Requests per second when ``sources.<name>.rate_limit`` is not set.
         rate_limit_groups: Endpoint groups with their own lower limits: name to
             ``(path regex, requests per second)``.
+        request_costs: Units each request costs, for providers that meter quota units
+            per method rather than requests (a ``RequestCosts`` table, called with the
+            URL path); then ``rate_limit`` and the groups' limits are units per second.
+        rate_limit_burst: Units (or requests) that may go out back to back; at least
+            the costliest request so one never waits on an idle bucket.
         retry_decider: Builds the decider when the provider has its own retriable
             answers (Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``); the kit's otherwise.
         http_defaults: The connector's HTTP defaults where they differ from the kit's.
@@ -95,6 +100,8 @@ class ConnectorSpec:
     raise_for_error: ErrorRaiser
     rate_limit: float
     rate_limit_groups: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    request_costs: Optional[Callable[[str], float]] = None
+    rate_limit_burst: int = 1
     retry_decider: Optional[Callable[[HttpSettings], RetryDecider]] = None
     http_defaults: Callable[[], HttpConfiguration] = HttpConfiguration
     should_retry_header: Optional[str] = None
