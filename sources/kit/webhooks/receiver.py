@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -64,6 +64,10 @@ class EventIdentity:
 Identifier = Callable[[Any], EventIdentity]
 """Reads an event's identity from its decoded JSON; raises ValueError when absent."""
 
+Responder = Callable[[Any], Optional[Response]]
+"""Answers a verified request that is not an event to store (Slack's ``url_verification``
+challenge), or returns None to store it as an event."""
+
 
 class BodyTooLargeError(Exception):
     """The request body exceeds the receiver's limit."""
@@ -99,6 +103,7 @@ class WebhookReceiver:
         path: Route of the webhook endpoint.
         max_body_bytes: Larger bodies get 413.
         clock: Wall clock for ``received_at`` (injected in tests).
+        respond: Answers verified requests that are not events (None: none are).
     """
 
     inbox: Inbox
@@ -108,6 +113,7 @@ class WebhookReceiver:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     clock: Callable[[], float] = time.time
     stats: ReceiverStats = field(default_factory=ReceiverStats)
+    respond: Optional[Responder] = None
 
     def app(self) -> Starlette:
         """The Starlette application serving the webhook, no-op and health routes."""
@@ -130,7 +136,11 @@ class WebhookReceiver:
         except WebhookVerificationError as exc:
             return self.refuse(400, exc.message)
         try:
-            identity = self.identify(json.loads(body))
+            payload = json.loads(body)
+            answer = self.respond(payload) if self.respond is not None else None
+            if answer is not None:
+                return answer
+            identity = self.identify(payload)
         except (ValueError, TypeError, KeyError) as exc:
             return self.refuse(400, f"not a valid event: {type(exc).__name__}")
         return await self.store(identity, body)
@@ -200,6 +210,7 @@ def create_receiver_app(
     path: str = DEFAULT_PATH,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     clock: Callable[[], float] = time.time,
+    respond: Optional[Responder] = None,
 ) -> Starlette:
     """Builds the receiver's ASGI app.
 
@@ -210,6 +221,7 @@ def create_receiver_app(
         path: Route of the webhook endpoint.
         max_body_bytes: Larger bodies are refused with 413.
         clock: Wall clock for ``received_at``.
+        respond: Answers verified requests that are not events (Slack's challenge).
 
     Returns:
         A Starlette app; its ``state.receiver`` holds the handlers and counters.
@@ -221,6 +233,7 @@ def create_receiver_app(
         path=path,
         max_body_bytes=max_body_bytes,
         clock=clock,
+        respond=respond,
     )
     app = receiver.app()
     app.state.receiver = receiver
