@@ -2,6 +2,7 @@
 
 python -m pipelines.check stripe             # credentials from dlt config or env
 python -m pipelines.check servicenow --sandbox
+python -m pipelines.check slack --sandbox
 
 The client is built from ``sources.<connector>.*`` as a run builds it (or against the
 bundled emulator with ``--sandbox``) and makes one cheap authenticated request:
@@ -54,11 +55,31 @@ def check_servicenow(overrides: dict[str, Any]) -> str:
     return client.base_url
 
 
+def check_gmail(overrides: dict[str, Any]) -> str:
+    """Reads the mailbox profile (getProfile, one quota unit); the API root that accepted it."""
+    from sources.gmail import make_client
+
+    client = make_client(**overrides)
+    client.check_credentials()
+    return client.base_url
+
+
+def check_slack(overrides: dict[str, Any]) -> str:
+    """Calls ``auth.test`` with the bot token; the API root that accepted it."""
+    from sources.slack import make_client
+
+    client = make_client(**overrides)
+    client.check_credentials()
+    return client.base_url
+
+
 CHECKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     # connector: (runner module, whose CONNECTOR declares the endpoint; the check)
     "stripe": ("pipelines.stripe_pipeline", check_stripe),
     "salesforce": ("pipelines.salesforce_pipeline", check_salesforce),
     "servicenow": ("pipelines.servicenow_pipeline", check_servicenow),
+    "gmail": ("pipelines.gmail_pipeline", check_gmail),
+    "slack": ("pipelines.slack_pipeline", check_slack),
 }
 
 

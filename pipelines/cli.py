@@ -65,6 +65,30 @@ def servicenow_tables() -> Sequence[str]:
     return DEFAULT_TABLES
 
 
+def slack_resources() -> Sequence[str]:
+    from sources.slack.settings import RESOURCES
+
+    return RESOURCES
+
+
+def slack_defaults() -> Sequence[str]:
+    from sources.slack.settings import DEFAULT_RESOURCES
+
+    return DEFAULT_RESOURCES
+
+
+def gmail_resources() -> Sequence[str]:
+    from sources.gmail.settings import RESOURCES
+
+    return RESOURCES
+
+
+def gmail_defaults() -> Sequence[str]:
+    from sources.gmail.settings import DEFAULT_RESOURCES
+
+    return DEFAULT_RESOURCES
+
+
 CONNECTORS: dict[str, Connector] = {
     c.name: c
     for c in (
@@ -91,6 +115,21 @@ CONNECTORS: dict[str, Connector] = {
             servicenow_tables,
             open_ended="any other table the instance has",
             sandbox="sandbox.servicenow.__main__",
+        ),
+        Connector(
+            "slack",
+            "pipelines.slack_pipeline",
+            slack_resources,
+            slack_defaults,
+            sandbox="sandbox.slack.__main__",
+            webhooks="pipelines.slack_webhooks",
+        ),
+        Connector(
+            "gmail",
+            "pipelines.gmail_pipeline",
+            gmail_resources,
+            gmail_defaults,
+            sandbox="sandbox.gmail.__main__",
         ),
     )
 }

@@ -35,6 +35,8 @@ PIPELINES: dict[str, tuple[str, str]] = {
     # Their runners load the emulator through the connector's own pipeline.
     "salesforce": ("salesforce", "salesforce"),
     "servicenow": ("servicenow", "servicenow"),
+    "slack": ("slack", "slack"),
+    "gmail": ("gmail", "gmail"),
 }
 
 

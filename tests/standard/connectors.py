@@ -298,4 +298,186 @@ SERVICENOW = ConnectorCase(
     official_listing=servicenow_official_listing,
 )
 
-SPECS = (STRIPE, SALESFORCE, SERVICENOW)
+# -- Gmail -------------------------------------------------------------------------------
+
+GMAIL_HIDDEN = {"SPAM", "TRASH"}
+"""messages.list leaves these out unless includeSpamTrash."""
+
+
+def start_gmail(request: pytest.FixtureRequest, gate: RequestGate) -> Any:
+    from sandbox.gmail import GmailSandbox, Volume
+
+    sandbox = GmailSandbox(seed=42, quota_units_per_s=None, volume=Volume(threads=30))
+    setattr(sandbox.api, "handle", gate.wrap(sandbox.api.handle))  # noqa: B010
+    sandbox.start()
+    request.addfinalizer(sandbox.stop)
+    return sandbox
+
+
+def gmail_settings(sandbox: Any, root: Path) -> dict[str, str]:
+    prefix = "SOURCES__GMAIL__"
+    return {
+        prefix + "BASE_URL": sandbox.base_url,
+        prefix + "RATE_LIMIT": "100000",  # the emulator is unmetered here: no pacing
+        prefix + "CREDENTIALS__CLIENT_ID": sandbox.client_id,
+        prefix + "CREDENTIALS__CLIENT_SECRET": sandbox.client_secret,
+        prefix + "CREDENTIALS__REFRESH_TOKEN": sandbox.refresh_token,
+        prefix + "CREDENTIALS__TOKEN_URL": sandbox.token_url,
+        prefix + "CREDENTIALS__TOKEN_STORE_DIR": str(root / "tokens"),
+    }
+
+
+def gmail_listable(sandbox: Any) -> list[dict[str, Any]]:
+    return [m for m in sandbox.store.messages() if not GMAIL_HIDDEN & set(m["labelIds"])]
+
+
+def gmail_expected(sandbox: Any, table: str) -> set[str]:
+    key = {"messages": "id", "threads": "threadId"}[table]
+    return {m[key] for m in gmail_listable(sandbox)}
+
+
+def gmail_mutate(sandbox: Any) -> Mutation:
+    import json
+
+    messages = gmail_listable(sandbox)
+    updated, deleted = messages[0]["id"], messages[1]["id"]
+    sandbox.modify_labels(updated, add=("STARRED",))
+    sandbox.delete_message(deleted)
+    created = sandbox.add_message(subject="Brand new")
+    labels = sandbox.store.message(updated)["labelIds"]
+    # label_ids is a JSON column: DuckDB gives it back as compact JSON text
+    return Mutation(
+        updated, "label_ids", json.dumps(labels, separators=(",", ":")), created, deleted
+    )
+
+
+def gmail_bad_secret(sandbox: Any, root: Path) -> BadSecret:
+    wrong = "standard-wrong-client-secret-0042"
+    return BadSecret(
+        {"SOURCES__GMAIL__CREDENTIALS__CLIENT_SECRET": wrong},
+        wrong,
+        "sources.gmail.credentials.client_secret",
+    )
+
+
+def gmail_official_listing(sandbox: Any) -> tuple[list[str], set[str]]:
+    import requests
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import build
+
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "refresh_token": sandbox.refresh_token,
+    }
+    token = requests.post(sandbox.token_url, data=form, timeout=10).json()["access_token"]
+    service = build(
+        "gmail",
+        "v1",
+        credentials=Credentials(token),
+        static_discovery=True,  # the discovery document bundled with the client
+        client_options={"api_endpoint": sandbox.base_url},
+    )
+    messages = service.users().messages()
+    request, ids = messages.list(userId="me", maxResults=50), list[str]()
+    while request is not None:  # list_next follows nextPageToken
+        page = request.execute()
+        ids.extend(m["id"] for m in page.get("messages", []))
+        request = messages.list_next(request, page)
+    return ids, gmail_expected(sandbox, "messages")
+
+
+GMAIL = ConnectorCase(
+    name="gmail",
+    resources=("messages", "threads"),
+    tables=("messages", "threads"),
+    primary_key="id",
+    deletes="flag",
+    start=start_gmail,
+    settings=gmail_settings,
+    expected=gmail_expected,
+    mutate=gmail_mutate,
+    bad_secret=gmail_bad_secret,
+    official_listing=gmail_official_listing,
+)
+
+# -- Slack -------------------------------------------------------------------------------
+
+SLACK_FAST = (
+    '{"conversations.list": 6000, "users.list": 6000, "conversations.history": 6000, '
+    '"conversations.replies": 6000, "conversations.members": 6000, "auth.test": 6000}'
+)
+"""Requests per minute per method: the emulator runs without tier limits here."""
+
+
+def start_slack(request: pytest.FixtureRequest, gate: RequestGate) -> Any:
+    from sandbox.slack import SlackSandbox
+
+    sandbox = SlackSandbox(seed=42, rate_limits=False)
+    setattr(sandbox.api, "handle", gate.wrap(sandbox.api.handle))  # noqa: B010
+    sandbox.start()
+    request.addfinalizer(sandbox.stop)
+    return sandbox
+
+
+def slack_settings(sandbox: Any, root: Path) -> dict[str, str]:
+    return {
+        "SOURCES__SLACK__BASE_URL": sandbox.base_url,
+        "SOURCES__SLACK__BOT_TOKEN": sandbox.bot_token,
+        "SOURCES__SLACK__METHOD_LIMITS": SLACK_FAST,
+        # one page per request: conversations.list pages too
+        "SOURCES__SLACK__PAGE_SIZE": "3",
+    }
+
+
+def slack_expected(sandbox: Any, table: str) -> set[str]:
+    records = sandbox.store.channels() if table == "channels" else sandbox.store.users()
+    return {r["id"] for r in records}
+
+
+def slack_mutate(sandbox: Any) -> Mutation:
+    channels = sandbox.store.channels()
+    sandbox.archive_channel(channels[0]["id"])
+    sandbox.delete_channel(channels[1]["id"])
+    # The emulator has no conversations.create: a new channel is added to its store.
+    created = {**channels[2], "id": "CSTANDARD42", "name": "brand-new", "is_archived": False}
+    with sandbox.store._lock:
+        sandbox.store._channels[created["id"]] = created
+    return Mutation(channels[0]["id"], "is_archived", True, created["id"], channels[1]["id"])
+
+
+def slack_bad_secret(sandbox: Any, root: Path) -> BadSecret:
+    wrong = "xoxb-standard-wrong-token-0042"
+    return BadSecret({"SOURCES__SLACK__BOT_TOKEN": wrong}, wrong, "sources.slack.bot_token")
+
+
+def slack_official_listing(sandbox: Any) -> tuple[list[str], set[str]]:
+    from slack_sdk import WebClient
+
+    client = WebClient(token=sandbox.bot_token, base_url=sandbox.base_url)
+    ids: list[str] = []
+    for page in client.conversations_list(
+        types="public_channel,private_channel", exclude_archived=False, limit=2
+    ):
+        ids.extend(c["id"] for c in page["channels"])
+    return ids, slack_expected(sandbox, "channels")
+
+
+SLACK = ConnectorCase(
+    name="slack",
+    resources=("channels", "users"),
+    # users carry Slack's own `deleted` (deactivated accounts, still listed): not a delete
+    # of this suite's kind, so only channels are compared.
+    tables=("channels",),
+    primary_key="id",
+    deletes="flag",
+    start=start_slack,
+    settings=slack_settings,
+    expected=slack_expected,
+    mutate=slack_mutate,
+    bad_secret=slack_bad_secret,
+    official_listing=slack_official_listing,
+)
+
+SPECS = (STRIPE, SALESFORCE, SERVICENOW, GMAIL, SLACK)
