@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dlt.common.schema.typing import TColumnSchema
-from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, SinglePagePaginator
 from requests import Response
 
 from sources.kit.http_config import HttpConfiguration
@@ -19,6 +19,14 @@ from .children import ChildSpec
 ErrorRaiser = Callable[[Response], None]
 """Turns an error response into the kit's exception (returns on success)."""
 
+DEFAULT_RATE_LIMIT = 10.0
+"""Requests per second of a spec that declares none (connectors not on HTTP ignore it)."""
+
+
+def accept_every_response(response: Response) -> None:
+    """The error parser of a spec that declares none: leaves status checks to the kit."""
+
+
 DELETE_DETECTION: Mapping[str, str] = {
     "none": "never deleted (immutable objects)",
     "events": "delete events in the provider's event feed, and full re-lists",
@@ -26,6 +34,7 @@ DELETE_DETECTION: Mapping[str, str] = {
     "audit_log": "the provider's audit/delete log",
     "relist": "keys missing from a full re-list",
     "webhook": "delete notifications received by the webhook receiver",
+    "change_stream": "delete records in the source's change stream (logical replication)",
 }
 """How a resource can see deletes; every resource names one or more of these."""
 
@@ -69,6 +78,10 @@ class ResourceSpec:
 class ConnectorSpec:
     """What a connector is, declared once; :mod:`sources.kit.connector` builds the rest.
 
+    A connector that does not speak HTTP (Postgres logical replication, file drops) leaves
+    the HTTP fields (data selector, paginator, error parser, rate limits) at their defaults
+    and still gets resource selection, guards, dead letters and the run ledger.
+
     Attributes:
         name: Source name and config section (``sources.<name>``).
         title: How messages name the provider (``ServiceNow``).
@@ -95,10 +108,10 @@ class ConnectorSpec:
 
     name: str
     title: str
-    data_selector: str
-    paginator: Callable[[], BasePaginator]
-    raise_for_error: ErrorRaiser
-    rate_limit: float
+    data_selector: str = "$"
+    paginator: Callable[[], BasePaginator] = SinglePagePaginator
+    raise_for_error: ErrorRaiser = accept_every_response
+    rate_limit: float = DEFAULT_RATE_LIMIT
     rate_limit_groups: Mapping[str, tuple[str, float]] = field(default_factory=dict)
     request_costs: Optional[Callable[[str], float]] = None
     rate_limit_burst: int = 1
