@@ -16,11 +16,15 @@ import dlt
 from requests.auth import HTTPBasicAuth
 
 from pipelines.common import default_pipelines_dir, make_destination
+from sources.gmail import gmail_source
+from sources.gmail.settings import DEFAULT_RESOURCES as GMAIL_RESOURCES
 from sources.kit.settings import str_list
 from sources.salesforce import salesforce_source
 from sources.salesforce.helpers import select_objects
 from sources.servicenow import make_client as make_servicenow_client
 from sources.servicenow import servicenow_source
+from sources.slack import slack_source
+from sources.slack.settings import DEFAULT_RESOURCES as SLACK_RESOURCES
 from sources.stripe import make_client as make_stripe_client
 from sources.stripe import stripe_source
 
@@ -104,4 +108,11 @@ CONNECTORS: tuple[Connector, ...] = (
     # Offsets spread the hourly syncs of one deployment over the hour.
     Connector("salesforce", salesforce_definition_source, salesforce_source, "20 * * * *"),
     Connector("servicenow", servicenow_definition_source, servicenow_source, "40 * * * *"),
+    # Built from their resource names: both sources read their secrets when built.
+    Connector(
+        "slack", lambda: placeholder_source("slack", SLACK_RESOURCES), slack_source, "10 * * * *"
+    ),
+    Connector(
+        "gmail", lambda: placeholder_source("gmail", GMAIL_RESOURCES), gmail_source, "50 * * * *"
+    ),
 )

@@ -10,11 +10,13 @@ python pipelines/table_docs.py --check    # exit 1 when the committed pages are 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,6 +30,7 @@ require_installed(__file__)
 from dlt.common.schema import Schema  # noqa: E402
 from dlt.common.schema.typing import TTableSchema  # noqa: E402
 
+from sources.kit.connector import ConnectorSpec  # noqa: E402
 from sources.kit.deadletters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE  # noqa: E402
 from sources.kit.ledger import LEDGER_COLUMNS, LEDGER_TABLE  # noqa: E402
 from sources.kit.reference import (  # noqa: E402
@@ -47,7 +50,9 @@ from sources.stripe.spec import SPEC as STRIPE_SPEC  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs" / "tables"
 COMMAND = "python pipelines/table_docs.py"
-CONNECTORS = ("stripe", "salesforce", "servicenow")
+CONNECTORS = ("stripe", "salesforce", "servicenow", "slack", "gmail")
+DECLARED = ("slack", "gmail")
+"""Connectors whose tables are their spec's resources: cursors and endpoints from it."""
 ISOLATED_PREFIXES = ("SOURCES__", "DESTINATION__", "DLT_", "RUNTIME__", "SLUICE__", "NORMALIZE__")
 """Settings of the caller's shell that must not reach the sandbox loads."""
 LOAD_TIMEOUT_S = 300
@@ -57,7 +62,9 @@ One page per table a connector loads: each column's type as dlt created it, whet
 may be null, which columns are keys and cursors, and what the value means. Stripe's
 descriptions are Stripe's own field docs (read from the MIT-licensed `stripe` SDK, see
 `sources/stripe/fields.json`). The Salesforce and ServiceNow emulators label each field
-with its API name, so their descriptions are blank (a real org's labels are not loaded).
+with its API name, so their descriptions are blank (a real org's labels are not loaded);
+the Slack and Gmail columns are the APIs' own field names (plus the parsed headers and
+`deleted` flags the connectors add), described on the providers' method pages.
 The pages come from a load of each connector's sandbox: a real account has the same
 tables, and may have more columns (fields the sandbox never fills) and, for Salesforce
 and ServiceNow, more objects and tables (`--resources`).
@@ -108,6 +115,8 @@ def connector_docs(connector: str, workdir: Path) -> list[TableDoc]:
             descriptions=stripe_table_descriptions(),
             exclude=excluded,
         )
+    if connector in DECLARED:
+        return declared_docs(connector, schema, excluded)
     cursor = SALESFORCE_CURSOR if connector == "salesforce" else SERVICENOW_CURSOR
     cursor_column = schema.naming.normalize_path(cursor)
     tables = [str(t["name"]) for t in schema.data_tables()]
@@ -116,6 +125,23 @@ def connector_docs(connector: str, workdir: Path) -> list[TableDoc]:
         schema,
         cursors=dict.fromkeys(tables, cursor_column),
         descriptions={t: f"{connector_title(connector)} `{t}` records." for t in tables},
+        exclude=excluded,
+    )
+
+
+def declared_docs(connector: str, schema: Schema, excluded: Sequence[str]) -> list[TableDoc]:
+    """Pages of a connector whose every table is one resource of its ``ConnectorSpec``."""
+    spec: ConnectorSpec = importlib.import_module(f"sources.{connector}.spec").SPEC
+    descriptions = {
+        r.name: f"{spec.title} `{r.name}`, listed from `{r.endpoint}` (deletes seen by: "
+        f"{', '.join(r.deletes)})."
+        for r in spec.resources
+    }
+    return schema_table_docs(
+        connector,
+        schema,
+        cursors={r.name: r.cursor for r in spec.resources if r.cursor},
+        descriptions=descriptions,
         exclude=excluded,
     )
 
