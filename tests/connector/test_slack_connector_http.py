@@ -10,6 +10,7 @@ from typing import Any, Optional
 import dlt
 import pytest
 
+from sandbox.clock import ManualClock
 from sandbox.slack import ChannelPlan, SlackSandbox, Volume
 from sources.kit.monitor import SyncMonitor
 from sources.slack import make_client, slack_source
@@ -251,7 +252,10 @@ def test_marketplace_window_longer_than_max_wait_stops_and_resumes(
     tiny = Volume(users=12, big_channel=24, channels=(ChannelPlan("engineering", messages=8),))
     # A real minute; 2 history and 4 replies calls a minute (not 1) only to keep it short.
     per_minute = {"conversations.history": 2, "conversations.replies": 4}
-    sandbox = slack_sandbox_factory(volume=tiny, marketplace_limits=True, per_minute=per_minute)
+    # A clock that moves only by advance(): a window never rolls over during a run.
+    sandbox = slack_sandbox_factory(
+        volume=tiny, marketplace_limits=True, per_minute=per_minute, clock=ManualClock()
+    )
     regime = {"marketplace_limits": True, "max_wait_s": 5.0}
     runs = []
     for _ in range(20):
