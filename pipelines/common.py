@@ -597,9 +597,15 @@ class TableCount:
 def with_child_tables(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[str]:
     """``tables`` with, after each, the child tables its resource loads besides its own
     (``invoice_line_items`` after ``invoices``; dlt's nested tables are left out)."""
+    tables = list(tables)
+    listed = set(tables)
     children: dict[str, list[str]] = {}
     for table in pipeline.default_schema.data_tables():
         resource = table.get("resource")
+        # _dead_letters (written by whichever resource had a bad record first) is listed
+        # on its own by the summary, never as a child.
+        if table["name"] in listed or table["name"] == DEAD_LETTERS_TABLE:
+            continue
         if resource and resource != table["name"] and not table.get("parent"):
             children.setdefault(str(resource), []).append(str(table["name"]))
     return [name for table in tables for name in (table, *sorted(children.get(table, ())))]
