@@ -73,6 +73,28 @@ def check_slack(overrides: dict[str, Any]) -> str:
     return client.base_url
 
 
+def check_files(overrides: dict[str, Any]) -> str:
+    """Lists each configured drop's folder or bucket once; the first one's URL."""
+    from sources.files import make_client
+
+    client = make_client(overrides.get("drops"))
+    urls = []
+    for name in client.configured_names():
+        drop = client.drop(name)
+        next(iter(client.list_files(drop, client.filesystem(drop))), None)
+        urls.append(str(drop.fs.bucket_url))
+    return urls[0] if urls else "(no drops configured)"
+
+
+def check_shopify(overrides: dict[str, Any]) -> str:
+    """Asks for the shop's name with the access token; the shop that accepted it."""
+    from sources.shopify import make_client
+
+    client = make_client(**overrides)
+    client.check_credentials()
+    return client.base_url
+
+
 CHECKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     # connector: (runner module, whose CONNECTOR declares the endpoint; the check)
     "stripe": ("pipelines.stripe_pipeline", check_stripe),
@@ -80,6 +102,8 @@ CHECKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "servicenow": ("pipelines.servicenow_pipeline", check_servicenow),
     "gmail": ("pipelines.gmail_pipeline", check_gmail),
     "slack": ("pipelines.slack_pipeline", check_slack),
+    "files": ("pipelines.files_pipeline", check_files),
+    "shopify": ("pipelines.shopify_pipeline", check_shopify),
 }
 
 

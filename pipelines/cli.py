@@ -7,6 +7,7 @@ sluice reset stripe --resources customers   # drop those resources' tables and s
 sluice status                               # = python pipelines/status.py
 sluice dead-letters list --pipeline stripe  # = python pipelines/dead_letters.py list ...
 sluice webhooks drain stripe                # = python pipelines/stripe_webhooks.py drain
+sluice webhooks serve slack                 # = python pipelines/slack_webhooks.py serve
 sluice sandbox salesforce --port 12112      # an emulator, standalone
 
 Each verb hands the rest of the command line to the module that already implements it, so
@@ -89,6 +90,24 @@ def gmail_defaults() -> Sequence[str]:
     return DEFAULT_RESOURCES
 
 
+def files_resources() -> Sequence[str]:
+    from sources.files.settings import RESOURCES
+
+    return RESOURCES
+
+
+def shopify_resources() -> Sequence[str]:
+    from sources.shopify.settings import RESOURCES
+
+    return RESOURCES
+
+
+def shopify_defaults() -> Sequence[str]:
+    from sources.shopify.settings import DEFAULT_RESOURCES
+
+    return DEFAULT_RESOURCES
+
+
 CONNECTORS: dict[str, Connector] = {
     c.name: c
     for c in (
@@ -130,6 +149,21 @@ CONNECTORS: dict[str, Connector] = {
             gmail_resources,
             gmail_defaults,
             sandbox="sandbox.gmail.__main__",
+        ),
+        Connector(
+            "shopify",
+            "pipelines.shopify_pipeline",
+            shopify_resources,
+            shopify_defaults,
+            sandbox="sandbox.shopify.__main__",
+        ),
+        Connector(
+            "files",
+            "pipelines.files_pipeline",
+            files_resources,
+            files_resources,
+            open_ended="any drop configured under sources.files.drops",
+            sandbox="sandbox.files.__main__",
         ),
     )
 }
@@ -207,6 +241,8 @@ def list_connectors() -> int:
         names = ", ".join(connector.resources())
         if connector.open_ended:
             names = f"{names} (defaults; --resources also takes {connector.open_ended})"
+        elif list(connector.defaults()) != list(connector.resources()):
+            names = f"{names} (default: {', '.join(connector.defaults())})"
         print(f"{connector.name}: {names}")
     return 0
 
@@ -227,7 +263,8 @@ def dispatch(args: argparse.Namespace, rest: list[str]) -> int:
         return entry_point(CONNECTOR_TOOLS[args.verb])([connector.name, *rest])
     if args.verb == "webhooks":
         if connector.webhooks is None:
-            raise UsageError(f"{connector.name} has no webhooks (only stripe has)")
+            having = ", ".join(c.name for c in CONNECTORS.values() if c.webhooks)
+            raise UsageError(f"{connector.name} has no webhooks (these have: {having})")
         return entry_point(connector.webhooks)([args.command, *rest])
     if connector.sandbox is None:
         raise UsageError(

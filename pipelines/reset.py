@@ -37,6 +37,8 @@ PIPELINES: dict[str, tuple[str, str]] = {
     "servicenow": ("servicenow", "servicenow"),
     "slack": ("slack", "slack"),
     "gmail": ("gmail", "gmail"),
+    "shopify": ("shopify", "shopify"),
+    "files": ("files", "files"),
 }
 
 

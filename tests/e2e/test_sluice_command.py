@@ -77,6 +77,10 @@ def test_list_names_every_connector_and_stripe_resource(project: Path) -> None:
         "incident, change_request, sys_user, cmdb_ci "
         "(defaults; --resources also takes any other table the instance has)"
     )
+    assert lines["slack"] == (
+        "channels, users, messages, replies, channel_members "
+        "(default: channels, users, messages, replies)"
+    )
 
 
 def sandbox_state_resources(project: Path) -> set[str]:
@@ -213,17 +217,17 @@ def test_standalone_stripe_sandbox_serves_its_key(project: Path, standalone: Any
     [
         pytest.param(
             ("run", "nosuch"),
-            "error: unknown connector 'nosuch': use one of stripe, salesforce, servicenow",
+            f"error: unknown connector 'nosuch': use one of {', '.join(CONNECTORS)}",
             id="unknown-connector",
         ),
         pytest.param(
             ("webhooks", "drain", "salesforce"),
-            "error: salesforce has no webhooks (only stripe has)",
+            "error: salesforce has no webhooks (these have: stripe, slack)",
             id="no-webhooks",
         ),
         pytest.param(
             ("check", "nosuch"),
-            "error: unknown connector 'nosuch': use one of stripe, salesforce, servicenow",
+            f"error: unknown connector 'nosuch': use one of {', '.join(CONNECTORS)}",
             id="check-unknown-connector",
         ),
     ],

@@ -480,4 +480,95 @@ SLACK = ConnectorCase(
     official_listing=slack_official_listing,
 )
 
-SPECS = (STRIPE, SALESFORCE, SERVICENOW, GMAIL, SLACK)
+# -- Shopify -----------------------------------------------------------------------------
+
+
+class ShopifyClock:
+    """Real time (the CLI's limiter sleeps for real) that a mutation can move ahead."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        import time
+
+        return time.time() + self.offset
+
+
+def start_shopify(request: pytest.FixtureRequest, gate: RequestGate) -> Any:
+    from sandbox.shopify import ShopifySandbox, Volume
+
+    volume = Volume(products=12, customers=10, orders=6, collections=2)
+    sandbox = ShopifySandbox(seed=42, clock=ShopifyClock(), volume=volume)
+    setattr(sandbox.api, "handle", gate.wrap(sandbox.api.handle))  # noqa: B010
+    sandbox.start()
+    request.addfinalizer(sandbox.stop)
+    return sandbox
+
+
+def shopify_settings(sandbox: Any, root: Path) -> dict[str, str]:
+    prefix = "SOURCES__SHOPIFY__"
+    return {prefix + "SHOP_URL": sandbox.base_url, prefix + "ACCESS_TOKEN": sandbox.access_token}
+
+
+def shopify_expected(sandbox: Any, table: str) -> set[str]:
+    records = {"products": sandbox.store.products, "customers": sandbox.store.customers}[table]
+    return {r["id"] for r in records()}
+
+
+def shopify_mutate(sandbox: Any) -> Mutation:
+    products = sandbox.store.products()
+    sandbox.clock.offset += 3600  # changes stamped after the first run's cursor
+    sandbox.update("product", products[0]["id"], title="Renamed by the standard test")
+    sandbox.delete("product", products[1]["id"])  # Shopify logs a deletion event
+    created = sandbox.create("product", title="Created by the standard test")
+    return Mutation(
+        products[0]["id"], "title", "Renamed by the standard test", created, products[1]["id"]
+    )
+
+
+def shopify_bad_secret(sandbox: Any, root: Path) -> BadSecret:
+    wrong = "shpat_StandardWrongToken0042"
+    return BadSecret(
+        {"SOURCES__SHOPIFY__ACCESS_TOKEN": wrong}, wrong, "sources.shopify.access_token"
+    )
+
+
+def shopify_official_listing(sandbox: Any) -> tuple[list[str], set[str]]:
+    from gql import Client, gql
+    from gql.transport.requests import RequestsHTTPTransport
+
+    transport = RequestsHTTPTransport(
+        url=sandbox.graphql_url, headers={"X-Shopify-Access-Token": sandbox.access_token}
+    )
+    query = gql(
+        "query($after: String) { products(first: 5, after: $after) { "
+        "pageInfo { hasNextPage endCursor } nodes { id } } }"
+    )
+    listed: list[str] = []
+    after = None
+    with Client(transport=transport) as session:
+        while True:
+            page = session.execute(query, variable_values={"after": after})["products"]
+            listed.extend(node["id"] for node in page["nodes"])
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    return listed, shopify_expected(sandbox, "products")
+
+
+SHOPIFY = ConnectorCase(
+    name="shopify",
+    resources=("products", "customers"),
+    tables=("products", "customers"),
+    primary_key="id",
+    deletes="flag",
+    start=start_shopify,
+    settings=shopify_settings,
+    expected=shopify_expected,
+    mutate=shopify_mutate,
+    bad_secret=shopify_bad_secret,
+    official_listing=shopify_official_listing,
+)
+
+SPECS = (STRIPE, SALESFORCE, SERVICENOW, GMAIL, SLACK, SHOPIFY)
