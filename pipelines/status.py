@@ -57,6 +57,7 @@ from sources.kit.health import (  # noqa: E402
 )
 from sources.kit.ledger import LEDGER_TABLE, is_ledger_pipeline, read_ledger  # noqa: E402
 from sources.kit.monitor import FAILED  # noqa: E402
+from sources.postgres_cdc.lag import lag_line, latest_lag  # noqa: E402
 
 EXIT_OK = 0
 EXIT_ALERT = 1
@@ -227,11 +228,14 @@ class PipelineReport:
     name: str
     healths: list[ResourceHealth] = field(default_factory=list)
     error: Optional[str] = None
+    slot_lag: Optional[dict[str, Any]] = None
+    """Postgres CDC: the replication slot's lag the last run recorded (``_pg_slot_lag``)."""
 
     @property
     def alert(self) -> bool:
         """Whether this pipeline needs attention (exit code 1)."""
-        return self.error is not None or needs_alert(self.healths)
+        lagging = bool(self.slot_lag and self.slot_lag.get("alert"))
+        return self.error is not None or needs_alert(self.healths) or lagging
 
     def counts(self) -> dict[str, int]:
         """Entries per health state."""
@@ -262,6 +266,9 @@ def render_reports_text(reports: Sequence[PipelineReport], now: datetime) -> str
     sections = [
         render_text(r.name, r.healths, now) if r.error is None else summary_line(r) for r in reports
     ]
+    for index, r in enumerate(reports):
+        if r.slot_lag is not None:
+            sections[index] += "\n" + lag_line(r.slot_lag)
     if len(reports) > 1:
         alerting = [r.name for r in reports if r.alert]
         line = f"overall: {'ALERT' if alerting else 'OK'}, {len(reports)} pipelines"
@@ -279,6 +286,11 @@ def report_json(report: PipelineReport, now: datetime) -> dict[str, Any]:
     }
     if report.error is not None:
         data["error"] = report.error
+    if report.slot_lag is not None:
+        lag = {k: as_utc(v) for k, v in report.slot_lag.items()}
+        data["slot_lag"] = {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in lag.items()
+        }
     return data
 
 
@@ -320,7 +332,9 @@ def inspect_pipeline(name: str, pipelines_dir: str, now: datetime, window: int) 
         policies = sla_policies({str(r["source"]) for r in rows})
     except UserFacingError as exc:
         return PipelineReport(name, error=str(exc))
-    return PipelineReport(name, assess(rows, policies, now, window=window))
+    return PipelineReport(
+        name, assess(rows, policies, now, window=window), slot_lag=latest_lag(pipeline)
+    )
 
 
 def emit(text: str) -> None:

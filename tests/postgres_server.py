@@ -119,7 +119,9 @@ def start_postgres(root: Path) -> PostgresServer:
         "-l",
         str(root / "log"),
         "-o",
-        f"-p {server.port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+        f"-p {server.port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # logical replication for the Postgres CDC tests (sandbox/postgres)
+        " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20",
         "start",
     )
     deadline = time.monotonic() + 30

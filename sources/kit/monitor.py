@@ -99,6 +99,8 @@ class ResourceCounters:
         cursor_after: Cursor the resource will start from next time (text), if reported.
         cursor_reported: Whether the connector reported a cursor at all.
         error: Redacted one-line summary of the resource's own failure, if it failed.
+        figures: Connector figures written as extra ledger columns (Postgres CDC's slot
+            lag); :func:`sources.kit.ledger.read_ledger` reads only the standard ones.
     """
 
     loaded: int = 0
@@ -110,6 +112,7 @@ class ResourceCounters:
     cursor_after: Optional[str] = None
     cursor_reported: bool = False
     error: Optional[str] = None
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,11 @@ class SyncMonitor:
             if after is not None:
                 counters.cursor_after = cursor_text(after)
 
+    def figures(self, resource: str, **values: Any) -> None:
+        """Adds connector figures (``slot_lag_bytes=...``) to the resource's ledger row."""
+        with self._lock:
+            self._counters.setdefault(resource, ResourceCounters()).figures.update(values)
+
     def resource_failed(self, resource: str, exc: BaseException) -> None:
         """Records that a resource gave up, with a redacted one-line reason."""
         summary = summarize_error(exc, self._redactor)
@@ -377,6 +385,7 @@ class SyncMonitor:
             error_summary=row_error(status, counters.error, run_error, dead),
         )
         row.update(http_figures([facts.http_stats_by_label.get(name, {})]))
+        row.update(counters.figures)
         return row
 
     def _source_row(
