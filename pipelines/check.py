@@ -95,6 +95,43 @@ def check_shopify(overrides: dict[str, Any]) -> str:
     return client.base_url
 
 
+def check_postgres_cdc(overrides: dict[str, Any]) -> str:
+    """Connects to the source database and checks it can replicate (``wal_level``,
+    the ``REPLICATION`` privilege); the server that accepted the credentials."""
+    from sources.postgres_cdc.checks import check_server
+    from sources.postgres_cdc.replication import connect
+
+    dsn = overrides["dsn"]
+    conn = connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            check_server(cur)
+        info = conn.info
+        return f"postgresql://{info.host}:{info.port}/{info.dbname}"
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def postgres_cdc_endpoint(sandbox: bool) -> Iterator[dict[str, Any]]:
+    """The source database: the throwaway sandbox server, or the configured DSN."""
+    from pipelines.postgres_cdc_pipeline import configured_dsn
+
+    if not sandbox:
+        yield {"dsn": configured_dsn()}
+        return
+    from sandbox.postgres import start_logical_postgres
+
+    with start_logical_postgres() as server:
+        yield {"dsn": server.dsn}
+
+
+ENDPOINTS: dict[str, Callable[[bool], contextlib.AbstractContextManager[dict[str, Any]]]] = {
+    # connectors whose script is not a ConnectorRunner: their own endpoint
+    "postgres_cdc": postgres_cdc_endpoint,
+}
+
+
 CHECKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     # connector: (runner module, whose CONNECTOR declares the endpoint; the check)
     "stripe": ("pipelines.stripe_pipeline", check_stripe),
@@ -104,6 +141,7 @@ CHECKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "slack": ("pipelines.slack_pipeline", check_slack),
     "files": ("pipelines.files_pipeline", check_files),
     "shopify": ("pipelines.shopify_pipeline", check_shopify),
+    "postgres_cdc": ("pipelines.postgres_cdc_pipeline", check_postgres_cdc),
 }
 
 
@@ -122,6 +160,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 @contextlib.contextmanager
 def endpoint(connector: str, sandbox: bool) -> Iterator[dict[str, Any]]:
     """The runner's own client overrides: the emulator's with ``sandbox``, else none."""
+    if connector in ENDPOINTS:
+        with ENDPOINTS[connector](sandbox) as overrides:
+            yield overrides
+        return
     declared = importlib.import_module(CHECKS[connector][0]).CONNECTOR
     # The runner's defaults (sandbox seed, volume, auth flow) are the check's too.
     run_args = parse_run_args(declared, ["--sandbox"] if sandbox else [])

@@ -9,6 +9,7 @@ sluice dead-letters list --pipeline stripe  # = python pipelines/dead_letters.py
 sluice webhooks drain stripe                # = python pipelines/stripe_webhooks.py drain
 sluice webhooks serve slack                 # = python pipelines/slack_webhooks.py serve
 sluice sandbox salesforce --port 12112      # an emulator, standalone
+sluice sync accounts_to_salesforce --dry-run  # = python pipelines/sync.py (syncs/<name>.toml)
 
 Each verb hands the rest of the command line to the module that already implements it, so
 ``python pipelines/<name>_pipeline.py`` and ``sluice`` take the same flags and print the same lines.
@@ -96,6 +97,12 @@ def files_resources() -> Sequence[str]:
     return RESOURCES
 
 
+def postgres_cdc_tables() -> Sequence[str]:
+    from sources.postgres_cdc.settings import RESOURCES
+
+    return RESOURCES
+
+
 def shopify_resources() -> Sequence[str]:
     from sources.shopify.settings import RESOURCES
 
@@ -165,10 +172,23 @@ CONNECTORS: dict[str, Connector] = {
             open_ended="any drop configured under sources.files.drops",
             sandbox="sandbox.files.__main__",
         ),
+        Connector(
+            "postgres_cdc",
+            "pipelines.postgres_cdc_pipeline",
+            postgres_cdc_tables,
+            postgres_cdc_tables,
+            open_ended="any table of the source database with a primary key",
+            sandbox="sandbox.postgres.__main__",
+        ),
     )
 }
 
-TOOLS = {"status": "pipelines.status", "dead-letters": "pipelines.dead_letters"}
+TOOLS = {
+    "status": "pipelines.status",
+    "dead-letters": "pipelines.dead_letters",
+    # reverse ETL: warehouse rows into Salesforce or Stripe (syncs/<name>.toml)
+    "sync": "pipelines.sync",
+}
 CONNECTOR_TOOLS = {
     "check": "pipelines.check",
     "reset": "pipelines.reset",

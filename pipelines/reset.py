@@ -39,6 +39,7 @@ PIPELINES: dict[str, tuple[str, str]] = {
     "gmail": ("gmail", "gmail"),
     "shopify": ("shopify", "shopify"),
     "files": ("files", "files"),
+    "postgres_cdc": ("postgres_cdc", "postgres_cdc"),
 }
 
 
