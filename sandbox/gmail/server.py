@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
-import struct
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Optional
 
 from sandbox.background import BackgroundServer
 from sandbox.clock import ManualClock, RunningClock
+from sandbox.loopback import LoopbackServer, Request
 
 from .api import GmailApi, Stats
 from .batch import BatchEndpoint
@@ -30,61 +28,6 @@ logger = logging.getLogger("sluice.sandbox.gmail")
 CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-sandbox-secret"
 EMAIL = "sandbox.user@gmail.example"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], sandbox: GmailSandbox) -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        faults = self.server.sandbox.faults
-        if faults.take_drop():
-            self._reset()
-            return
-        stall = faults.take_stall()
-        if stall > 0:
-            time.sleep(stall)  # a stalled backend: the client's read timeout is under test
-        path, _, query = self.path.partition("?")
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self._send(self.server.sandbox.api.handle(self.command, path, query, headers, body))
-
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def _reset(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("gmail sandbox: %s %s", self.command, self.path.split("?", 1)[0])
 
 
 class GmailSandbox(BackgroundServer):
@@ -150,10 +93,22 @@ class GmailSandbox(BackgroundServer):
         batch = BatchEndpoint(self.api.handle, random.Random(f"{seed}:batch"))
         self.api.batch_handler = batch.handle
 
+    def _answer(self, request: Request) -> Reply:
+        """One HTTP request: the connection faults first, then the API emulation."""
+        if self.faults.take_drop():
+            return Reply(0, drop=True)
+        stall = self.faults.take_stall()
+        if stall > 0:
+            time.sleep(stall)  # a stalled backend: the client's read timeout is under test
+        return self.api.handle(
+            request.method, request.path, request.query, request.headers, request.body
+        )
+
     def start(self) -> GmailSandbox:
         """Serves on ``host``:``port`` (a free port of 127.0.0.1 by default) in a thread."""
         if self._server is None:
-            self._serve(_Server((self.host, self.port), self), poll_interval=0.02)
+            server = LoopbackServer((self.host, self.port), self._answer, "gmail sandbox")
+            self._serve(server, poll_interval=0.02)
         return self
 
     @property

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
-import struct
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Optional
 
 from sandbox.background import BackgroundServer
+from sandbox.loopback import LoopbackServer, Request
 
 from .api import Reply, Stats, TableApi
 from .audit import AuditPolicy
@@ -25,58 +23,6 @@ logger = logging.getLogger("sluice.sandbox.servicenow")
 
 DEFAULT_USER = ("admin", "sandbox-password")
 DEFAULT_CLIENT = ("sandbox-client", "sandbox-client-secret")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], api: TableApi) -> None:
-        self.api = api
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        path, _, query = self.path.partition("?")
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.api.handle(self.command, path, query, headers, body)
-        if reply.drop:
-            self._reset()
-            return
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def _reset(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("servicenow sandbox: %s %s", self.command, self.path.split("?", 1)[0])
 
 
 class ServiceNowSandbox(BackgroundServer):
@@ -138,10 +84,18 @@ class ServiceNowSandbox(BackgroundServer):
         self.rate_rule = RateLimitRule(rate_limit, self.clock, rate_window_s)
         self.api = TableApi(self.store, self.auth, self.faults, "", self.rate_rule)
 
+    def _answer(self, request: Request) -> Reply:
+        """One HTTP request through the Table API emulation."""
+        return self.api.handle(
+            request.method, request.path, request.query, request.headers, request.body
+        )
+
     def start(self) -> ServiceNowSandbox:
         """Serves on ``host``:``port`` (a free port of 127.0.0.1 by default) in a thread."""
         if self._server is None:
-            self._server = _Server((self.host, self.port), self.api)
+            self._server = LoopbackServer(
+                (self.host, self.port), self._answer, "servicenow sandbox"
+            )
             self.api.base_url = self.base_url
             self._serve(self._server, poll_interval=0.02)
         return self

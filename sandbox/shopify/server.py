@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
-import struct
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
 import requests
 
 from sandbox.background import BackgroundServer
+from sandbox.loopback import LoopbackServer, Request
 
 from .api import AdminApi, Reply, Stats
 from .bucket import CostBucket
@@ -27,65 +25,6 @@ from .webhooks import WebhookSender
 logger = logging.getLogger("sluice.sandbox.shopify")
 
 DEFAULT_API_VERSION = "2025-01"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], api: AdminApi) -> None:
-        self.api = api
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        path = self.path.partition("?")[0]
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.api.handle(self.command, path, headers, body)
-        if reply.drop:
-            self._reset()
-            return
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        try:
-            self._write(reply)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (a stall fault outlived its read timeout).
-            self.close_connection = True
-
-    def _write(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def _reset(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("shopify sandbox: %s %s", self.command, self.path.split("?", 1)[0])
 
 
 class ShopifySandbox(BackgroundServer):
@@ -154,10 +93,15 @@ class ShopifySandbox(BackgroundServer):
         )
         self.store.listeners.append(self.webhooks.on_change)
 
+    def _answer(self, request: Request) -> Reply:
+        """One HTTP request through the Admin API emulation."""
+        return self.api.handle(request.method, request.path, request.headers, request.body)
+
     def start(self) -> ShopifySandbox:
         """Serves on ``host``:``port`` (a free port of 127.0.0.1 by default) in a thread."""
         if self._server is None:
-            self._serve(_Server((self.host, self.port), self.api), poll_interval=0.02)
+            server = LoopbackServer((self.host, self.port), self._answer, "shopify sandbox")
+            self._serve(server, poll_interval=0.02)
         return self
 
     @property

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
-import struct
 import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Optional
 
 import requests
 
 from sandbox.background import BackgroundServer
+from sandbox.loopback import LoopbackServer, Request
 
 from .api import Reply, WebApi
 from .auth import DEFAULT_SCOPES, Auth, bot_token
@@ -28,60 +26,6 @@ from .stats import Stats
 from .store import Store
 
 logger = logging.getLogger("sluice.sandbox.slack")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], api: WebApi) -> None:
-        self.api = api
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        path, _, query = self.path.partition("?")
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.api.handle(path, query, headers, body)
-        if reply.drop:
-            self._reset()
-            return
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        body = reply.body
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _reset(self) -> None:
-        # SO_LINGER 0: the client sees a reset, as from a dying load balancer.
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("slack sandbox: %s %s", self.command, self.path.split("?", 1)[0])
 
 
 class SlackSandbox(BackgroundServer):
@@ -156,10 +100,15 @@ class SlackSandbox(BackgroundServer):
             seed=seed,
         )
 
+    def _answer(self, request: Request) -> Reply:
+        """One HTTP request through the Web API emulation."""
+        return self.api.handle(request.path, request.query, request.headers, request.body)
+
     def start(self) -> SlackSandbox:
         """Serves on ``host``:``port`` (a free port of 127.0.0.1 by default) in a thread."""
         if self._server is None:
-            self._serve(_Server((self.host, self.port), self.api), poll_interval=0.02)
+            server = LoopbackServer((self.host, self.port), self._answer, "slack sandbox")
+            self._serve(server, poll_interval=0.02)
         return self
 
     @property
