@@ -20,13 +20,17 @@ from sandbox.oauth.grants import TokenGrants
 from sandbox.oauth.state import SandboxState
 
 from .bulk import BulkJobs
+from .ingest import IngestJobs
 from .locators import Locators
 from .replication import replication_answer
+from .rest_writes import RestWrites
 from .schema import API_VERSION, OBJECTS, describe
 from .soql import SoqlError, parse
 from .store import Store
+from .writes import INTEGRATION_USER_ID, Writer
 
 TOKEN_PATH = "/services/oauth2/token"
+WRITE_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 DATA_PREFIX = f"/services/data/{API_VERSION}"
 LIMIT_HEADER = "Sforce-Limit-Info"
 MAX_URI_AND_HEADERS = 16_384
@@ -62,12 +66,16 @@ class Faults:
             (the concurrent-request limit; Salesforce has no 429).
         expire_tokens_after: After this many more REST requests, every access token
             expires (answers 401 ``INVALID_SESSION_ID`` until renewed).
+        fail_after_write_next: Writes still to apply and then answer with
+            ``fail_status`` anyway (a response lost after the org committed: the client
+            cannot tell, and a retry by external id must be harmless).
     """
 
     fail_next: int = 0
     fail_status: int = 503
     throttle_next: int = 0
     expire_tokens_after: Optional[int] = None
+    fail_after_write_next: int = 0
 
 
 class SalesforceApi:
@@ -83,6 +91,8 @@ class SalesforceApi:
         api_limit: int,
         bulk: BulkJobs,
         locators: Locators,
+        writer: Writer,
+        ingest: IngestJobs,
     ) -> None:
         """Creates the routes.
 
@@ -94,7 +104,11 @@ class SalesforceApi:
             api_limit: The org's daily API request limit.
             bulk: Bulk API 2.0 query jobs.
             locators: Open query cursors (``nextRecordsUrl``) and when they die.
+            writer: Applies writes (Collections, single records, ingest jobs).
+            ingest: Bulk API 2.0 ingest jobs.
         """
+        self.writes = RestWrites(writer)
+        self.ingest = ingest
         self.bulk = bulk
         self.store = store
         self.state = state
@@ -118,7 +132,7 @@ class SalesforceApi:
         elif parts.path == TOKEN_PATH and method == "POST":
             answer = self._token(body, headers)
             kind = "token"
-        elif parts.path.startswith(DATA_PREFIX + "/") and method in ("GET", "POST"):
+        elif parts.path.startswith(DATA_PREFIX + "/") and method in WRITE_METHODS:
             kind = self._kind(parts.path)
             answer = self._rest(method, parts.path, parts.query, headers, body)
             answer.headers[LIMIT_HEADER] = f"api-usage={self.api_used}/{self.api_limit}"
@@ -155,6 +169,8 @@ class SalesforceApi:
         rest = path[len(DATA_PREFIX) + 1 :]
         if rest.startswith("sobjects/"):
             return "describe"
+        if rest.startswith("jobs/ingest"):
+            return "ingest"
         if rest.startswith("jobs/"):
             return "bulk"
         return rest.split("/", 1)[0]
@@ -177,6 +193,14 @@ class SalesforceApi:
         rest = path[len(DATA_PREFIX) + 1 :]
         if rest.startswith("jobs/query"):
             return self._bulk(method, rest, query, body, headers)
+        if rest.startswith("jobs/ingest"):
+            status, reply = self.ingest.answer(method, rest, body, self.user_id(grant.subject))
+            if isinstance(reply, str):  # result CSVs
+                return Answer(status, reply, content_type="text/csv")
+            return self._lost_after_write(method, Answer(status, reply))
+        written = self.writes.answer(method, rest, query, body, self.user_id(grant.subject))
+        if written is not None:
+            return self._lost_after_write(method, Answer(*written))
         if method != "GET":
             return sf_error(405, "METHOD_NOT_ALLOWED", f"HTTP method '{method}' not allowed")
         if rest.startswith("sobjects/") and rest.rstrip("/").endswith(("/deleted", "/updated")):
@@ -194,6 +218,24 @@ class SalesforceApi:
         if rest.startswith(("query/", "queryAll/")):
             return self._more(rest, grant.subject)
         return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def user_id(self, username: str) -> str:
+        """The id of the user a token was issued to (``LastModifiedById`` of writes)."""
+        for user in self.store.live("User"):
+            if user.get("Username") == username:
+                return str(user["Id"])
+        return INTEGRATION_USER_ID
+
+    def _lost_after_write(self, method: str, answer: Answer) -> Answer:
+        """The answer, or a failure instead when a write's answer is to be lost."""
+        if method == "GET" or answer.status >= 300:
+            return answer
+        with self._lock:
+            if self.faults.fail_after_write_next <= 0:
+                return answer
+            self.faults.fail_after_write_next -= 1
+            status = self.faults.fail_status
+        return sf_error(status, "SERVER_UNAVAILABLE", "injected failure after the write")
 
     def _fault(self) -> Optional[Answer]:
         with self._lock:
@@ -306,6 +348,8 @@ def compressed(answer: Answer, accept_encoding: str) -> Answer:
 
 def encode(answer: Answer) -> bytes:
     """The body of an answer: bytes and text as is, anything else as JSON."""
+    if answer.body is None:  # 204 No Content, 201 of an upload
+        return b""
     if isinstance(answer.body, bytes):
         return answer.body
     if isinstance(answer.body, str):

@@ -32,6 +32,17 @@ class Field:
     formula: Optional[str] = None
     precision: int = 0
     scale: int = 0
+    external_id: bool = False
+    unique: bool = False
+
+    @property
+    def writable(self) -> bool:
+        """Whether the API may set the field (not audit, not a formula, not compound)."""
+        return (
+            self.formula is None
+            and self.name not in READ_ONLY
+            and self.type not in ("address", "location")
+        )
 
     def describe(self) -> dict[str, Any]:
         """The field's entry in a describe result."""
@@ -53,11 +64,36 @@ class Field:
             # 0 for non-numeric fields, as Salesforce answers.
             "precision": self.precision,
             "scale": self.scale,
+            # "externalId: Indicates whether the field is used as an external ID";
+            # "unique: Indicates whether a value must be unique" (same page).
+            "externalId": self.external_id,
+            "unique": self.unique,
+            "createable": self.writable,
+            "updateable": self.writable,
         }
         if self.formula is not None:
             entry["calculatedFormula"] = self.formula
         return entry
 
+
+READ_ONLY = frozenset(
+    {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted", "LastModifiedById"}
+)
+"""System fields the API sets itself: writing them fails (``INVALID_FIELD_FOR_INSERT_UPDATE``)."""
+
+EXTERNAL_ID_FIELD = "External_Id__c"
+"""The external id field of Account and Contact (``externalId`` and ``unique`` in
+describe), the key of upserts."""
+SYNC_TOKEN_FIELD = "Sync_Token__c"
+"""A plain text custom field on Account and Contact where a writer may leave a change
+token (loop prevention: the inbound side recognises its own writes)."""
+
+WRITE_AUDIT = (
+    # The user who last changed the record: the API user for writes through the API.
+    Field("LastModifiedById", "reference"),
+    Field(EXTERNAL_ID_FIELD, "string", external_id=True, unique=True),
+    Field(SYNC_TOKEN_FIELD, "string"),
+)
 
 AUDIT = (
     Field("Id", "id", nillable=False),
@@ -84,7 +120,8 @@ OBJECTS: Mapping[str, tuple[Field, ...]] = {
         Field("AnnualRevenue", "currency", precision=18, scale=0),
         Field("NumberOfEmployees", "int"),
         Field("OwnerId", "reference"),
-    ),
+    )
+    + WRITE_AUDIT,
     "Contact": AUDIT
     + DELETABLE
     + (
@@ -98,7 +135,8 @@ OBJECTS: Mapping[str, tuple[Field, ...]] = {
         Field("OwnerId", "reference"),
         # Cross-object formula: changes with the account, not the contact's SystemModstamp.
         Field("Account_Industry__c", "string", formula="Account.Industry"),
-    ),
+    )
+    + WRITE_AUDIT,
     "Lead": AUDIT
     + DELETABLE
     + (

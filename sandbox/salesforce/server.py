@@ -19,10 +19,12 @@ from sandbox.oauth.state import SandboxState
 from .api import TOKEN_PATH, Answer, Faults, SalesforceApi, encode
 from .bulk import DEFAULT_POLLS, BulkJobs
 from .data import Seeder
+from .ingest import IngestJobs
 from .keys import KeyPair, generate_key_pair
 from .locators import CURRENT_POLICY, LocatorPolicy, Locators
 from .recycle_bin import RecycleBin
 from .store import Store
+from .writes import ValidationRules, Writer
 
 logger = logging.getLogger("sluice.sandbox.salesforce")
 
@@ -71,6 +73,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         self._answer("POST")
+
+    def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer("PATCH")
+
+    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer("DELETE")
 
     def _answer(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -167,6 +178,8 @@ class SalesforceSandbox(BackgroundServer):
             LOGIN_AUDIENCES,
             JwtRules(JWT_MAX_LIFETIME_S, self._known_user, JWT_DESCRIPTIONS),
         )
+        self.validation_rules = ValidationRules()
+        self.writer = Writer(self.store, self.validation_rules)
         self.api = SalesforceApi(
             self.store,
             self.oauth,
@@ -175,6 +188,8 @@ class SalesforceSandbox(BackgroundServer):
             api_limit=api_limit,
             bulk=BulkJobs(self.store, bulk_polls),
             locators=Locators(now, locator_policy),
+            writer=self.writer,
+            ingest=IngestJobs(self.writer, bulk_polls, now),
         )
 
     def start(self) -> SalesforceSandbox:
@@ -209,6 +224,11 @@ class SalesforceSandbox(BackgroundServer):
     def token_url(self) -> str:
         """The OAuth token endpoint."""
         return self.base_url + TOKEN_PATH
+
+    @property
+    def ingest(self) -> IngestJobs:
+        """Bulk API 2.0 ingest jobs (``ingest.end_next`` makes the next job fail)."""
+        return self.api.ingest
 
     @property
     def faults(self) -> Faults:

@@ -218,6 +218,24 @@ class Store:
                 return None
             return evaluate(object_name, dict(record), self._lookup, self._now())
 
+    def find(self, object_name: str, match: Callable[[dict[str, Any]], bool]) -> list[str]:
+        """Ids of live records (stored fields only, no formulas) ``match`` accepts."""
+        with self._lock:
+            return [
+                rid
+                for rid, r in self._records[object_name].items()
+                if not r.get("IsDeleted") and match(r)
+            ]
+
+    def column(self, object_name: str, field: str) -> list[tuple[str, Any]]:
+        """``(id, stored value)`` of one field over the live records."""
+        with self._lock:
+            return [
+                (rid, r.get(field))
+                for rid, r in self._records[object_name].items()
+                if not r.get("IsDeleted")
+            ]
+
     def _lookup(self, object_name: str, record_id_: str) -> Optional[dict[str, Any]]:
         return self._records.get(object_name, {}).get(record_id_)
 

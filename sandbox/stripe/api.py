@@ -23,11 +23,18 @@ from .forms import parse_form, parse_query
 from .idempotency import IdempotencyCache, StoredResponse, fingerprint
 from .ids import IdFactory
 from .listing import Page, page_sublist, paginate, parse_list_query
-from .params import CREATE_PARAMS, UPDATE_PARAMS, coerce_create, coerce_update
+from .params import (
+    CREATE_PARAMS,
+    UPDATE_PARAMS,
+    check_metadata,
+    coerce_create,
+    coerce_update,
+)
 from .ratelimit import RateLimiter
 from .resources import API_VERSION, BY_LIST_NAME, Resource
 from .stats import SandboxStats
 from .store import Store, encode
+from .write_rules import WriteRules
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +121,8 @@ class StripeApi:
         self._stats = stats
         self._request_ids = request_ids
         self._sleep = sleep
-        self._idempotency = IdempotencyCache()
+        self._idempotency = IdempotencyCache(store.now)
+        self.write_rules = WriteRules()
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one API request (never raises for client errors)."""
@@ -179,8 +187,23 @@ class StripeApi:
         if handler is None:
             raise errors.unrecognized_url(request.method, request.path)
         if request.method == "POST" and "idempotency-key" in request.headers:
-            return self._idempotent(call, handler)
-        return handler(call)
+            response = self._idempotent(call, handler)
+        else:
+            response = handler(call)
+        return self._lost_after_write(request, response)
+
+    def _lost_after_write(self, request: ApiRequest, response: ApiResponse) -> ApiResponse:
+        """The write applied (and its idempotent result saved), yet the client gets a
+        5xx: a failure between Stripe and the client, after which "you can safely repeat
+        the request without risk of ... performing the update twice" when it carried an
+        idempotency key (https://docs.stripe.com/api/idempotent_requests)."""
+        if request.method == "GET" or response.status >= 300:
+            return response
+        status = self._injector.take_after_write()
+        if status is None:
+            return response
+        self._stats.record_injected_error()
+        return error_response(errors.api_error(status))
 
     def _handler_for(self, call: _Call) -> Callable[[_Call], ApiResponse] | None:
         method, name, single = call.request.method, call.spec.name, call.obj_id is not None
@@ -323,6 +346,9 @@ class StripeApi:
 
     def _update(self, call: _Call) -> ApiResponse:
         fields = coerce_update(call.spec.name, self._form(call))
+        if isinstance(fields.get("metadata"), dict):
+            self._check_total_metadata(call, fields["metadata"])
+        self.write_rules.check(call.spec.name, str(call.obj_id), fields)
         updated = self.store.update(
             call.spec.name, str(call.obj_id), request=self._event_request(call), **fields
         )
@@ -335,6 +361,18 @@ class StripeApi:
         return ApiResponse(body=encode(api_view(result)))
 
     # ---------------------------------------------------------------- helpers
+
+    def _check_total_metadata(self, call: _Call, changes: Mapping[str, str]) -> None:
+        """The 50-key limit counts the object's keys after the update ("You can add 50
+        total key-value pairs", https://docs.stripe.com/metadata); "" unsets a key."""
+        current = self._fetch(call.spec.name, str(call.obj_id)) or {}
+        merged = dict(current.get("metadata") or {})
+        for key, value in changes.items():
+            if value in ("", None):
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        check_metadata("metadata", merged)
 
     def _form(self, call: _Call) -> dict[str, Any]:
         form = parse_form(call.request.body)

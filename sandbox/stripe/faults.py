@@ -96,6 +96,7 @@ class FaultInjector:
         self._rng = rng
         self._lock = threading.Lock()
         self._fail_queue: list[int] = []
+        self._after_write_queue: list[int] = []
         self._drops_queued = 0
 
     def set(self, **switches: Any) -> Faults:
@@ -117,6 +118,16 @@ class FaultInjector:
         """Answer the next ``count`` API requests with ``status`` (500/502/503/409/429 ...)."""
         with self._lock:
             self._fail_queue.extend([status] * count)
+
+    def fail_after_write_next(self, count: int, status: int = 502) -> None:
+        """Apply the next ``count`` writes, then answer them with ``status`` (5xx)."""
+        with self._lock:
+            self._after_write_queue.extend([status] * count)
+
+    def take_after_write(self) -> int | None:
+        """The status a just-applied write is answered with instead, if one is queued."""
+        with self._lock:
+            return self._after_write_queue.pop(0) if self._after_write_queue else None
 
     def drop_next(self, count: int) -> None:
         """Reset the connection of the next ``count`` API requests."""

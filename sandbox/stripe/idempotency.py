@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import errors
 
 MAX_KEY_LENGTH = 255
+KEY_LIFETIME_S = 24 * 3600
+"""How long a key is kept: "You can remove keys from the system automatically after
+they're at least 24 hours old. We generate a new request if a key is reused after the
+original is pruned" (https://docs.stripe.com/api/idempotent_requests)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class StoredResponse:
 @dataclass
 class _Record:
     fingerprint: str
+    created: float
     response: StoredResponse | None = None
 
 
@@ -42,8 +49,9 @@ def _scope(api_key: str, idempotency_key: str) -> tuple[str, str]:
 class IdempotencyCache:
     """Results of requests sent with an ``Idempotency-Key`` (thread-safe, kept in memory)."""
 
-    def __init__(self) -> None:
-        """Create an empty cache."""
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        """Create an empty cache whose keys age on the ``now`` clock (unix seconds)."""
+        self._now = now
         self._lock = threading.Lock()
         self._records: dict[tuple[str, str], _Record] = {}
 
@@ -63,9 +71,12 @@ class IdempotencyCache:
             )
         scope = _scope(api_key, idempotency_key)
         with self._lock:
+            now = self._now()
             record = self._records.get(scope)
+            if record is not None and now - record.created >= KEY_LIFETIME_S:
+                record = None  # pruned: the key starts a new request
             if record is None:
-                self._records[scope] = _Record(request_print)
+                self._records[scope] = _Record(request_print, now)
                 return None
             if record.fingerprint != request_print:
                 raise errors.idempotency_mismatch(idempotency_key)

@@ -45,12 +45,47 @@ def _boolean(path: str, raw: Any) -> bool:
     raise errors.invalid_value(path, f"Invalid boolean: {raw}")
 
 
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_LENGTH = 40
+METADATA_MAX_VALUE_LENGTH = 500
+"""Metadata limits: "You can specify up to 50 keys, with key names up to 40 characters
+long and values up to 500 characters long" (https://docs.stripe.com/api/metadata). The
+error wording below is the sandbox's; Stripe's exact messages are not documented."""
+
+
 def _metadata(path: str, raw: Any) -> dict[str, Any] | None:
     if raw == "":
         return None
     if not isinstance(raw, Mapping):
         raise errors.invalid_value(path, f"Invalid object: {path}")
-    return {str(key): _text(f"{path}[{key}]", value) or "" for key, value in raw.items()}
+    values = {str(key): _text(f"{path}[{key}]", value) or "" for key, value in raw.items()}
+    check_metadata(path, values)
+    return values
+
+
+def check_metadata(path: str, values: Mapping[str, str]) -> None:
+    """Refuse metadata over Stripe's documented limits.
+
+    Raises:
+        StripeError: 400 ``invalid_request_error`` naming the offending key.
+    """
+    if len(values) > METADATA_MAX_KEYS:
+        raise errors.invalid_value(
+            path, f"You can only specify up to {METADATA_MAX_KEYS} metadata keys."
+        )
+    for key, value in values.items():
+        if len(key) > METADATA_MAX_KEY_LENGTH:
+            raise errors.invalid_value(
+                f"{path}[{key}]",
+                f"Metadata keys can have up to {METADATA_MAX_KEY_LENGTH} characters, but "
+                f"you passed in a key that is {len(key)} characters long.",
+            )
+        if len(value) > METADATA_MAX_VALUE_LENGTH:
+            raise errors.invalid_value(
+                f"{path}[{key}]",
+                f"Metadata values can have up to {METADATA_MAX_VALUE_LENGTH} characters, "
+                f"but you passed in a value that is {len(value)} characters long.",
+            )
 
 
 def _strings(path: str, raw: Any) -> list[str]:

@@ -26,6 +26,7 @@ from .ratelimit import RateLimiter
 from .scenarios import scenario_history
 from .stats import SandboxStats
 from .store import Store
+from .write_rules import WriteRules
 
 logger = logging.getLogger(__name__)
 
@@ -325,6 +326,17 @@ class StripeSandbox:
     def drop_next(self, count: int) -> None:
         """Reset the connection of the next ``count`` API requests."""
         self._injector.drop_next(count)
+
+    def fail_after_write_next(self, count: int, status: int = 502) -> None:
+        """Apply the next ``count`` writes (POST/DELETE), then answer each with ``status``
+        instead of its result; a retry with the same ``Idempotency-Key`` replays the
+        saved result instead of writing again."""
+        self._injector.fail_after_write_next(count, status)
+
+    @property
+    def write_rules(self) -> WriteRules:
+        """Switchable rejections of updates (see ``write_rules.py``)."""
+        return self._api.write_rules
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox's ``SandboxClock`` forward.
