@@ -50,8 +50,8 @@ from sources.stripe.spec import SPEC as STRIPE_SPEC  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs" / "tables"
 COMMAND = "python pipelines/table_docs.py"
-CONNECTORS = ("stripe", "salesforce", "servicenow", "slack", "gmail")
-DECLARED = ("slack", "gmail")
+CONNECTORS = ("stripe", "salesforce", "servicenow", "slack", "gmail", "shopify", "files")
+DECLARED = ("slack", "gmail", "shopify", "files")
 """Connectors whose tables are their spec's resources: cursors and endpoints from it."""
 ISOLATED_PREFIXES = ("SOURCES__", "DESTINATION__", "DLT_", "RUNTIME__", "SLUICE__", "NORMALIZE__")
 """Settings of the caller's shell that must not reach the sandbox loads."""
@@ -130,20 +130,32 @@ def connector_docs(connector: str, workdir: Path) -> list[TableDoc]:
 
 
 def declared_docs(connector: str, schema: Schema, excluded: Sequence[str]) -> list[TableDoc]:
-    """Pages of a connector whose every table is one resource of its ``ConnectorSpec``."""
-    spec: ConnectorSpec = importlib.import_module(f"sources.{connector}.spec").SPEC
-    descriptions = {
-        r.name: f"{spec.title} `{r.name}`, listed from `{r.endpoint}` (deletes seen by: "
-        f"{', '.join(r.deletes)})."
-        for r in spec.resources
-    }
+    """Pages of a connector declared on the framework: cursors and sources from its spec."""
+    spec = connector_spec(connector)
+    title = spec.title if spec else connector
+    resources = spec.resources if spec else ()
+    descriptions = {str(t["name"]): f"{title} `{t['name']}` rows." for t in schema.data_tables()}
+    for r in resources:
+        listed = f", listed from `{r.endpoint}`" if r.endpoint else ""
+        descriptions[r.name] = (
+            f"{title} `{r.name}`{listed} (deletes seen by: {', '.join(r.deletes)})."
+        )
     return schema_table_docs(
         connector,
         schema,
-        cursors={r.name: r.cursor for r in spec.resources if r.cursor},
+        cursors={r.name: r.cursor for r in resources if r.cursor},
         descriptions=descriptions,
         exclude=excluded,
     )
+
+
+def connector_spec(connector: str) -> Optional[ConnectorSpec]:
+    """``sources.<connector>.spec.SPEC``, when the connector has one."""
+    try:
+        spec: ConnectorSpec = importlib.import_module(f"sources.{connector}.spec").SPEC
+    except ModuleNotFoundError:
+        return None
+    return spec
 
 
 def connector_title(connector: str) -> str:
