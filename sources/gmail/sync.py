@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -192,18 +192,30 @@ def label_rows(run: GmailRun) -> Iterator[Any]:
 # -- messages ----------------------------------------------------------------------------
 
 
-def message_rows(run: GmailRun) -> Iterator[Any]:
-    """The messages resource: incremental from the saved historyId, else a full sync."""
-    state, cursor = saved_cursor("messages", run)
-    guard = make_guard(SPEC, MESSAGES, run.run_id)
-    changes = changes_or_full_sync("messages", run, cursor, "id")
+FullSync = Callable[["GmailRun", RecordGuard, Any], Generator[Any, None, int]]
+ChangedSync = Callable[["GmailRun", RecordGuard, "Changes"], Iterator[Any]]
+
+
+def synced_rows(
+    run: GmailRun, resource: ResourceSpec, key: str, full: FullSync, changed: ChangedSync
+) -> Iterator[Any]:
+    """One history-followed resource: the changes since its saved historyId (``key``
+    names the history entries' id field), else a full sync; the new historyId saved."""
+    state, cursor = saved_cursor(resource.name, run)
+    guard = make_guard(SPEC, resource, run.run_id)
+    changes = changes_or_full_sync(resource.name, run, cursor, key)
     if changes is None:
-        newest: Optional[int] = yield from full_messages(run, guard, state)
+        newest: Optional[int] = yield from full(run, guard, state)
     else:
-        yield from changed_messages(run, guard, changes)
+        yield from changed(run, guard, changes)
         newest = changes.newest if changes.newest is not None else cursor
     state[CURSOR] = newest
-    run.monitor.cursor("messages", after=newest)
+    run.monitor.cursor(resource.name, after=newest)
+
+
+def message_rows(run: GmailRun) -> Iterator[Any]:
+    """The messages resource: incremental from the saved historyId, else a full sync."""
+    yield from synced_rows(run, MESSAGES, "id", full_messages, changed_messages)
 
 
 def full_messages(run: GmailRun, guard: RecordGuard, state: Any) -> Generator[Any, None, int]:
@@ -266,16 +278,7 @@ def read_attachments(client: GmailClient, rows: list[dict[str, Any]]) -> None:
 
 def thread_rows(run: GmailRun) -> Iterator[Any]:
     """The threads resource: threads history names are fetched again, else a full sync."""
-    state, cursor = saved_cursor("threads", run)
-    guard = make_guard(SPEC, THREADS, run.run_id)
-    changes = changes_or_full_sync("threads", run, cursor, "threadId")
-    if changes is None:
-        newest: Optional[int] = yield from full_threads(run, guard, state)
-    else:
-        yield from changed_threads(run, guard, changes)
-        newest = changes.newest if changes.newest is not None else cursor
-    state[CURSOR] = newest
-    run.monitor.cursor("threads", after=newest)
+    yield from synced_rows(run, THREADS, "threadId", full_threads, changed_threads)
 
 
 def message_counts(run: GmailRun) -> Mapping[str, int]:
