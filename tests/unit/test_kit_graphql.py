@@ -120,6 +120,19 @@ def test_limiter_refunds_requested_minus_actual_without_a_server_level() -> None
     assert limiter.available() == pytest.approx(960, abs=0.01)
 
 
+def test_limiter_charges_an_answer_that_arrives_after_a_newer_one() -> None:
+    clock = FakeClock()
+    limiter = CostLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe(
+        limiter.acquire(None), CostReport(maximum=1000, available=1000, restore_rate=0.0001)
+    )
+    first, second = limiter.acquire(300), limiter.acquire(300)
+    # the server charged both; the second answer (400 left) overtakes the first (700)
+    limiter.observe(second, CostReport(requested=300, actual=300, available=400))
+    limiter.observe(first, CostReport(requested=300, actual=300, available=700))
+    assert limiter.available() == pytest.approx(100, abs=0.1)  # pessimistic, not 700
+
+
 def test_client_retries_throttled_after_the_wait_the_cost_model_gives() -> None:
     clock = FakeClock()
     ok = {"data": {"shop": {"name": "x"}}, "extensions": cost(10, 2, 990)}

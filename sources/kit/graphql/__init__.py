@@ -8,7 +8,7 @@ GitHub reader), ``costing`` (static requested cost and the page size that fits),
 """
 
 from .client import GraphQLClient, GraphQLResult
-from .cost import CostLimiter, CostReader, CostReport, github_rate_limit_reader
+from .cost import CostLimiter, CostReader, CostReport, Reservation, github_rate_limit_reader
 from .costing import PageSizer, static_cost
 from .errors import (
     FieldError,
@@ -30,6 +30,7 @@ from .paging import (
 __all__ = [
     "ConnectionPage",
     "CostLimiter",
+    "Reservation",
     "CostReader",
     "CostReport",
     "FieldError",

@@ -81,6 +81,20 @@ def github_rate_limit_reader(payload: Mapping[str, Any]) -> Optional[CostReport]
     )
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """Points set aside for one request, and the order it was sent in.
+
+    Attributes:
+        points: The points reserved (the query's requested cost, as we estimated it).
+        ticket: Send order: answers can come back out of order, and an older answer's
+            ``currentlyAvailable`` does not know of the newer requests already charged.
+    """
+
+    points: float
+    ticket: int
+
+
 class CostLimiter:
     """Leaky bucket of points, learnt from the server (thread-safe, shared by a run).
 
@@ -111,6 +125,8 @@ class CostLimiter:
         self._at = clock()
         self._reset_at: Optional[float] = None
         self._in_flight = 0.0
+        self._tickets = 0
+        self._applied_ticket = -1
         self._cond = threading.Condition()
         self.waited_s = 0.0
         self.throttled = 0
@@ -161,7 +177,7 @@ class CostLimiter:
             return max(0.001, self._reset_at - self._wall_clock())
         return 0.0  # nothing says when points come back: let the server decide
 
-    def acquire(self, cost: Optional[float]) -> float:
+    def acquire(self, cost: Optional[float]) -> Reservation:
         """Waits until the bucket holds ``cost`` points, then reserves them.
 
         Before the first answer nothing is known: one request goes at a time.
@@ -170,7 +186,7 @@ class CostLimiter:
             cost: The query's requested cost (our estimate); None when unknown.
 
         Returns:
-            The points reserved (pass them to :meth:`observe`).
+            The reservation (pass it to :meth:`observe`).
         """
         with self._cond:
             if self.maximum is None:
@@ -178,18 +194,22 @@ class CostLimiter:
                     self._cond.wait(0.05)
                 if self.maximum is None:
                     self._in_flight += 1.0
-                    return 1.0
+                    return self._reserve_locked(1.0)
             want = min(float(cost or 0.0), self.maximum or 0.0)
             while True:
                 now = self._clock()
                 if self._level(now) >= want:
                     self._in_flight += want
-                    return want
+                    return self._reserve_locked(want)
                 if self._level(now) + self._in_flight >= want:
                     # enough once the requests in flight are answered (their refunds)
                     self._cond.wait(0.05)
                     continue
                 self._pause_locked(self._wait_for(want - self._in_flight, now), want)
+
+    def _reserve_locked(self, points: float) -> Reservation:
+        self._tickets += 1
+        return Reservation(points, self._tickets)
 
     def _pause_locked(self, wait: float, want: float) -> None:
         """Sleeps ``wait`` seconds with the lock released (others may answer meanwhile)."""
@@ -203,15 +223,17 @@ class CostLimiter:
         finally:
             self._cond.acquire()
 
-    def observe(self, reserved: float, report: Optional[CostReport]) -> None:
+    def observe(self, reservation: Reservation, report: Optional[CostReport]) -> None:
         """Releases a reservation and takes the answer's figures as the bucket's state.
 
         The server's ``available`` already holds the refund of requested minus actual
-        cost; without it the refund is made here from the two costs.
+        cost; without it the refund is made here from the two costs. An answer to a
+        request sent before the one whose figures we hold is stale: its level is not
+        taken, its cost is charged instead (at worst twice: pessimistic, never throttled).
         """
         with self._cond:
             now = self._clock()
-            self._in_flight = max(0.0, self._in_flight - reserved)
+            self._in_flight = max(0.0, self._in_flight - reservation.points)
             if report is None:
                 self._cond.notify_all()
                 return
@@ -220,11 +242,14 @@ class CostLimiter:
             if report.restore_rate is not None:
                 self.restore_rate = report.restore_rate
             self._reset_at = report.reset_at
-            if report.available is not None:
+            stale = reservation.ticket < self._applied_ticket
+            if report.available is not None and not stale:
                 self._available = report.available
-            elif report.actual is not None:
+                self._applied_ticket = reservation.ticket
+            else:
                 # we reserved the requested cost; the server kept only the actual one
-                self._available = self._level(now) + self._in_flight - report.actual
+                charged = report.actual if report.actual is not None else reservation.points
+                self._available = self._level(now) + self._in_flight - charged
             self._at = now
             self._cond.notify_all()
 
