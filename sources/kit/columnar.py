@@ -42,6 +42,7 @@ from dlt.common.normalizers.json.helpers import get_row_hash
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+from dlt.extract.items_transform import YieldMapItem
 from dlt.extract.resource import DltResource
 
 from .validation import DEFAULT_MAX_NESTING, EMPTY_KEY, SchemaGetter, current_source_schema
@@ -582,9 +583,22 @@ class ColumnarStep:
             self._on_rejected(len(page.rejected))
 
 
+class WholeItemStep(YieldMapItem):
+    """dlt's yield-map pipe step, handed lists whole.
+
+    dlt's own yield map calls its function once per element of a list item, and every
+    element then reaches the extractor alone: a page of child rows with its table hints
+    (``dlt.mark.with_hints``) would cost one hint computation (~10 ms) per row.
+    """
+
+    def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
+        """Calls the step once with the whole item, list or not."""
+        yield from self._f_meta(item, meta)
+
+
 def add_columnar_step(resource: DltResource, step: ColumnarStep) -> DltResource:
-    """Appends ``step`` as the resource's last pipe step."""
-    return resource.add_yield_map(step)
+    """Appends ``step`` as the resource's last pipe step (lists pass it whole)."""
+    return resource.add_step(WholeItemStep(step))
 
 
 def columnar_step_index(resource: DltResource) -> Optional[int]:
