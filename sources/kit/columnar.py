@@ -17,7 +17,15 @@ nested table) are handed back untouched and go through dlt's own normalizer: dlt
 creates nested tables only in normalize, and keeping them there keeps their ids, the
 root key propagation and the merge of nested rows exactly dlt's. Both kinds of rows land
 in the same root table within one load package, so merge and delete semantics are
-unchanged.
+unchanged. (dlt 1.31 cannot take a nested table's rows from extraction: an item for a
+table with ``parent`` breaks the extract metrics, which look up the table's
+``resource``, and a ``resource`` on a nested table is refused when schemas merge.)
+
+:class:`ColumnarStep` also converts, each with its own converter, the lists a resource
+marks as table variants of their own (child tables split off the parents, see
+``sources.kit.connector.children``), and with ``lists=True`` plain lists of records (a
+resource whose ``dlt.sources.incremental`` must read dicts; the step then goes behind
+it, see :func:`add_columnar_step`).
 
 A record whose value cannot be coerced to its column's type is returned as rejected
 with a one-line reason (no values in it), for the caller's dead-letter guard.
@@ -30,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Optional, Protocol
+from typing import Any, ClassVar, Optional, Protocol
 
 import dlt
 import orjson
@@ -42,9 +50,11 @@ from dlt.common.normalizers.json.helpers import get_row_hash
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+from dlt.extract.hints import HintsMeta, TResourceHints
 from dlt.extract.items_transform import YieldMapItem
 from dlt.extract.resource import DltResource
 
+from .idset import CompactKeySet
 from .validation import DEFAULT_MAX_NESTING, EMPTY_KEY, SchemaGetter, current_source_schema
 
 logger = logging.getLogger(__name__)
@@ -534,6 +544,8 @@ class ColumnarStep:
         *,
         unique_key: Optional[str] = None,
         on_duplicates: Optional[Callable[[int], None]] = None,
+        lists: bool = False,
+        child_tables: bool = False,
     ) -> None:
         """Creates the step.
 
@@ -541,26 +553,31 @@ class ColumnarStep:
             pages: The converter of this resource.
             rejecter: Dead-letters refused records (the resource's RecordGuard).
             on_rejected: Called with the number of records refused on a page.
-            unique_key: Top-level key each record is passed once per run by.
+            unique_key: Top-level key each record is passed once per run by (record
+                pages only).
             on_duplicates: Called with the number of repeated records dropped on a page.
+            lists: Also convert plain lists of records without table hints (a resource
+                whose records pass dlt's incremental step first, which wants dicts).
+            child_tables: Also convert lists marked as table variants with
+                ``dlt.mark.with_hints(..., create_table_variant=True)`` (child tables
+                split off the parents), one converter per table, with the child's hints.
         """
         self.pages = pages
         self._rejecter = rejecter
         self._on_rejected = on_rejected
         self._unique_key = unique_key
         self._on_duplicates = on_duplicates
-        self._seen: set[Any] = set()
+        self._lists = lists
+        self._child_tables = child_tables
+        self._children: dict[str, ArrowPages] = {}
+        self._seen = CompactKeySet()  # 16 bytes per key: flat memory on 2M-object syncs
 
     def _first_copies(self, records: list[Any]) -> list[Any]:
         """The records whose key was not passed before in this run."""
-        key, seen = self._unique_key, self._seen
-        fresh = []
-        for record in records:
-            value = record.get(key) if isinstance(record, dict) else None
-            if value is not None and value in seen:
-                continue
-            seen.add(value)
-            fresh.append(record)
+        key = self._unique_key
+        keyed = [(r, r.get(key) if isinstance(r, dict) else None) for r in records]
+        first = iter(self._seen.add_new([value for _, value in keyed if value is not None]))
+        fresh = [record for record, value in keyed if value is None or next(first)]
         if len(fresh) < len(records):
             logger.info("dropped %d repeated record(s)", len(records) - len(fresh))
             if self._on_duplicates is not None:
@@ -569,18 +586,107 @@ class ColumnarStep:
 
     def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
         """Converts one page; passes other items through."""
-        if not isinstance(item, RecordPage):
+        if isinstance(item, RecordPage):
+            records = item.records
+            if self._unique_key is not None:
+                records = self._first_copies(records)
+            yield from self._converted(self.pages.convert(records))
+        elif type(item) is list and item:
+            variant = child_table_hints(meta) if self._child_tables else None
+            if variant is not None:
+                yield from self._child_page(item, variant)
+            elif self._lists and meta is None:
+                yield from self._converted(self.pages.convert(item))
+            else:
+                yield item
+        else:
             yield item
-            return
-        records = item.records if self._unique_key is None else self._first_copies(item.records)
-        page = self.pages.convert(records)
+
+    def _converted(self, page: Page) -> Iterator[Any]:
+        """The root table's items, the records left to dlt and the dead letters."""
         yield from page.items
         if page.records:
             yield page.records
+        yield from self._rejected(page)
+
+    def _rejected(self, page: Page) -> Iterator[Any]:
         for raw, reason in page.rejected:
             yield from self._rejecter.reject(raw, reason)
         if page.rejected and self._on_rejected is not None:
             self._on_rejected(len(page.rejected))
+
+    def _child_page(self, rows: list[Any], hints: TResourceHints) -> Iterator[Any]:
+        """Rows of a child table (its own root table, a hints variant of the resource)."""
+        table_name = str(hints["table_name"])
+        pages = self._children.get(table_name)
+        if pages is None:
+            declared = hints.get("original_columns") or hints.get("columns") or {}
+            pages = self._children[table_name] = ArrowPages(
+                table_name,
+                declared=declared,  # type: ignore[arg-type]
+                schema_getter=self.pages._schema_getter,
+                load_id=self.pages._load_id,
+                ids=self.pages._ids,
+            )
+        page = pages.convert(rows)
+        for arrow_item in page.items:
+            # The child's own hints go with every item: a bare table would land in the
+            # resource's root table, and new json columns belong to the child table.
+            table = getattr(arrow_item, "data", arrow_item)
+            extra = (
+                arrow_item.meta.hints.get("original_columns") if table is not arrow_item else None
+            )
+            yield dlt.mark.with_hints(table, variant_hints(hints, extra), create_table_variant=True)
+        # Child rows never passed the parents' guard (nor the run ledger): rows with nested
+        # rows or values that do not fit go to dlt's normalizer as before (a variant column).
+        left = [*page.records, *(raw for raw, _ in page.rejected)]
+        if left:
+            yield dlt.mark.with_hints(left, variant_hints(hints, None), create_table_variant=True)
+
+
+def child_table_hints(meta: Any) -> Optional[TResourceHints]:
+    """The hints of a list marked as a table variant of plain (non-upsert) merge or
+    append, else ``None``.
+
+    Upsert tables derive ``_dlt_id`` from their primary key, and nested tables need dlt's
+    normalizer: those lists keep going to it.
+    """
+    if not isinstance(meta, HintsMeta) or not meta.create_table_variant:
+        return None
+    hints = meta.hints
+    table_name = hints.get("table_name")
+    if (
+        not isinstance(table_name, str)
+        or table_name.startswith("_")
+        or hints.get("parent_table_name")
+    ):
+        # dlt's own and sluice's bookkeeping tables (dead letters) stay as they are
+        return None
+    disposition = hints.get("write_disposition")
+    if isinstance(disposition, dict) and disposition.get("strategy") not in (None, "delete-insert"):
+        return None
+    if callable(disposition) or any(callable(hints.get(k)) for k in ("columns", "primary_key")):
+        return None
+    return hints
+
+
+def variant_hints(hints: TResourceHints, extra: Optional[Any]) -> TResourceHints:
+    """A fresh copy of a variant's hints (dlt writes into them), plus column hints."""
+    columns = {
+        name: dict(hint)
+        for name, hint in (hints.get("original_columns") or hints.get("columns") or {}).items()  # type: ignore[union-attr]
+    }
+    for name, hint in (extra or {}).items():
+        columns[name] = {**columns.get(name, {}), **hint}
+    return dlt.mark.make_hints(
+        table_name=hints["table_name"],
+        write_disposition=hints.get("write_disposition"),
+        primary_key=hints.get("primary_key"),
+        merge_key=hints.get("merge_key"),
+        columns=columns,  # type: ignore[arg-type]
+        table_format=hints.get("table_format"),
+        file_format=hints.get("file_format"),
+    )
 
 
 class WholeItemStep(YieldMapItem):
@@ -596,9 +702,30 @@ class WholeItemStep(YieldMapItem):
         yield from self._f_meta(item, meta)
 
 
-def add_columnar_step(resource: DltResource, step: ColumnarStep) -> DltResource:
-    """Appends ``step`` as the resource's last pipe step (lists pass it whole)."""
-    return resource.add_step(WholeItemStep(step))
+class AfterIncrementalStep(WholeItemStep):
+    """A :class:`WholeItemStep` placed behind dlt's incremental step (affinity 1) and
+    before ``add_limit`` (1.1), so the incremental reads the cursor from the dicts."""
+
+    placement_affinity: ClassVar[float] = 1.05
+
+
+def add_columnar_step(
+    resource: DltResource, step: ColumnarStep, *, after_incremental: bool = False
+) -> DltResource:
+    """Appends ``step`` as the resource's last pipe step (lists pass it whole).
+
+    Args:
+        resource: The resource.
+        step: Its columnar step.
+        after_incremental: Place it behind the resource's ``dlt.sources.incremental``
+            (which otherwise stays last and would read cursors from Arrow tables:
+            timestamps instead of the ints the source's records carry).
+
+    Returns:
+        The resource.
+    """
+    wrapper = AfterIncrementalStep(step) if after_incremental else WholeItemStep(step)
+    return resource.add_step(wrapper)
 
 
 def columnar_step_index(resource: DltResource) -> Optional[int]:

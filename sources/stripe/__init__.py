@@ -86,7 +86,7 @@ def stripe_source(
         run_id: Identifier of this run, written with dead letters and the ledger.
         monitor: Run ledger counters (records, pages, cursors) the resources report to.
         clock: Wall clock in unix seconds (injected in tests).
-        columnar: Hand dlt Arrow tables for the mutable resources
+        columnar: Hand dlt Arrow tables for every resource and child table
             (``sources.stripe.columnar``); ``false`` sends every record through dlt's own
             normalizer (same tables, several times slower).
         table_format: ``delta`` writes Delta tables on the filesystem destination
@@ -141,10 +141,17 @@ def make_resource(
             return resource
         step = columnar_step(spec, guard, run, key_hash_ids=bool(table_format))
         return add_columnar_step(resource, step)
+    guard = make_guard(spec, run.run_id, "append", columnar=columnar)
     # dlt takes a generator function too (its incremental argument is bound by dlt);
     # the kit's make_resource is typed for generators only.
-    rows = cast(Iterator[Any], immutable_objects(spec, listing, run))
-    return kit_make_resource(declared, rows, columns=column_hints(spec), **format_hint)
+    rows = cast(Iterator[Any], immutable_objects(spec, listing, run, guard))
+    resource = kit_make_resource(declared, rows, columns=column_hints(spec), **format_hint)
+    if not columnar:
+        return resource
+    # Plain lists, not record pages: dlt's incremental step (before this one) reads the
+    # ``created`` cursor from the dicts, so the saved cursor is the same int as without it.
+    step = columnar_step(spec, guard, run, unique=False)
+    return add_columnar_step(resource, step, after_incremental=True)
 
 
 def check_table_format(table_format: Optional[str]) -> None:
@@ -169,9 +176,19 @@ def merge_disposition(columnar: bool, table_format: Optional[str]) -> TWriteDisp
 
 
 def columnar_step(
-    spec: StripeResource, guard: RecordGuard, run: ConnectorRun, *, key_hash_ids: bool = False
+    spec: StripeResource,
+    guard: RecordGuard,
+    run: ConnectorRun,
+    *,
+    key_hash_ids: bool = False,
+    unique: bool = True,
 ) -> ColumnarStep:
-    """Turns the resource's record pages into Arrow tables shaped as dlt would shape them."""
+    """Turns the resource's records into Arrow tables shaped as dlt would shape them.
+
+    Mutable resources (``unique``) send record pages, each id passed once per run, and
+    their child tables' rows; immutable ones (appended) send plain lists, which dlt's
+    incremental step reads first.
+    """
 
     def correct_ledger(refused: int) -> None:
         run.monitor.record(spec.name, loaded=-refused, dead_lettered=refused, pages=0)
@@ -182,8 +199,15 @@ def columnar_step(
     pages = ArrowPages(
         spec.name, declared=column_hints(spec), key_hash_ids="id" if key_hash_ids else None
     )
+    if not unique:
+        return ColumnarStep(pages, guard, on_rejected=correct_ledger, lists=True)
     return ColumnarStep(
-        pages, guard, on_rejected=correct_ledger, unique_key="id", on_duplicates=drop_repeats
+        pages,
+        guard,
+        on_rejected=correct_ledger,
+        unique_key="id",
+        on_duplicates=drop_repeats,
+        child_tables=not key_hash_ids,
     )
 
 
@@ -266,10 +290,9 @@ def mutable_objects(
 
 
 def immutable_objects(
-    spec: StripeResource, listing: Listing, run: ConnectorRun
+    spec: StripeResource, listing: Listing, run: ConnectorRun, guard: RecordGuard
 ) -> Callable[..., Iterator[Any]]:
     """Appends objects created since the saved ``created`` cursor."""
-    guard = make_guard(spec, run.run_id, "append")
 
     def objects(
         created: dlt.sources.incremental[int] = dlt.sources.incremental(

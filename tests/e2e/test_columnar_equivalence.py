@@ -2,8 +2,10 @@
 
 The same Stripe objects go into two DuckDB files: once as dicts through dlt's relational
 normalizer, once through :class:`ArrowPages`. Tables, column types, values, nested
-tables, the child tables split off invoices (``invoice_line_items``) and the merge of a
-second, changed batch must be identical.
+tables, the child tables split off invoices (``invoice_line_items``, through their own
+converter), the appended immutable objects (``balance_transactions`` with their
+``fee_details``, ``events`` with their ``data`` json) and the merge of a second, changed
+batch must be identical.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import pytest
 
 from sandbox.stripe import StripeSandbox
 from sources.kit.columnar import ArrowPages, ColumnarStep, RecordPage, add_columnar_step
+from sources.stripe import make_client, stripe_source
 from sources.stripe.helpers import column_hints, shape_live_object
 from sources.stripe.settings import RESOURCES_BY_NAME
 from sources.stripe.sublists import split_sub_lists
 
 pytestmark = pytest.mark.e2e
 
-RESOURCES = ("charges", "customers", "invoices")
+RESOURCES = ("charges", "customers", "invoices", "balance_transactions", "events")
+APPENDED = ("balance_transactions", "events")
 DLT_IDS = ("_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id")
 
 
@@ -48,6 +52,9 @@ def sandbox_records(volume: int = 12) -> dict[str, list[dict[str, Any]]]:
 
 def with_lists(records: dict[str, list[dict[str, Any]]]) -> None:
     """Gives some objects non-empty top-level lists (nested tables) and odd values."""
+    for index, transaction in enumerate(records["balance_transactions"]):
+        if index % 3 == 0:
+            transaction["fee_details"] = []  # no nested rows: the Arrow path proper
     for index, customer in enumerate(records["customers"]):
         customer["preferred_locales"] = ["en", "fr"][: index % 3]
         customer["metadata"] = {"Plan Tier": "gold"} if index % 2 else {}
@@ -63,6 +70,10 @@ def with_children(name: str, items: list[dict[str, Any]]) -> Iterator[Any]:
     yield items
 
 
+def disposition(name: str) -> Any:
+    return "append" if name in APPENDED else "merge"
+
+
 def dict_source(records: dict[str, list[dict[str, Any]]]) -> Any:
     @dlt.source(name="stripe", max_table_nesting=1)
     def source() -> Any:
@@ -70,7 +81,7 @@ def dict_source(records: dict[str, list[dict[str, Any]]]) -> Any:
             dlt.resource(
                 with_children(name, records[name]),
                 name=name,
-                write_disposition="merge",
+                write_disposition=disposition(name),
                 primary_key="id",
                 columns=column_hints(RESOURCES_BY_NAME[name]),
             )
@@ -85,7 +96,9 @@ def columnar_source(records: dict[str, list[dict[str, Any]]], rejects: _Rejects)
         items = records[name]
         yield from split_sub_lists(name, items, None)
         for start in range(0, len(items), 7):
-            yield RecordPage(items[start : start + 7])
+            # appended resources yield plain lists (dlt's incremental reads them first)
+            page = items[start : start + 7]
+            yield page if name in APPENDED else RecordPage(page)
 
     @dlt.source(name="stripe", max_table_nesting=1)
     def source() -> Any:
@@ -95,12 +108,18 @@ def columnar_source(records: dict[str, list[dict[str, Any]]], rejects: _Rejects)
             resource = dlt.resource(
                 pages(name),
                 name=name,
-                write_disposition="merge",
+                write_disposition=disposition(name),
                 primary_key="id",
                 columns=hints,
             )
-            step = ColumnarStep(ArrowPages(name, declared=hints), rejects)
-            resources.append(add_columnar_step(resource, step))
+            appended = name in APPENDED
+            step = ColumnarStep(
+                ArrowPages(name, declared=hints),
+                rejects,
+                lists=appended,
+                child_tables=not appended,
+            )
+            resources.append(add_columnar_step(resource, step, after_incremental=appended))
         return resources
 
     return source()
@@ -119,7 +138,7 @@ def run(pipeline_name: str, path: Path, source: Any) -> dlt.Pipeline:
 def table_shapes(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
     """Per table: parent and the data type of each non-dlt column."""
     return {
-        table["name"]: {
+        str(table["name"]): {
             "parent": table.get("parent"),
             "columns": {
                 name: column.get("data_type")
@@ -132,16 +151,17 @@ def table_shapes(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
 
 
 def table_rows(path: Path, table: str, parent: str | None) -> list[tuple[Any, ...]]:
-    """Rows without dlt's ids; nested rows with their root object's id and list index."""
+    """Rows without dlt's ids; nested rows with their parent object's id and list index."""
     with duckdb.connect(str(path), read_only=True) as con:
         present = {row[0] for row in con.execute(f"DESCRIBE stripe.{table}").fetchall()}
         exclude = ", ".join(c for c in DLT_IDS if c in present)
         if parent is None:
             query = f"SELECT * EXCLUDE ({exclude}) FROM stripe.{table} ORDER BY id"
         else:
+            # appended tables have no root key: nested rows hang on their parent row
             query = (
                 f"SELECT r.id AS root_object, c._dlt_list_idx, c.* EXCLUDE ({exclude}) "
-                f"FROM stripe.{table} c JOIN stripe.{parent} r ON c._dlt_root_id = r._dlt_id "
+                f"FROM stripe.{table} c JOIN stripe.{parent} r ON c._dlt_parent_id = r._dlt_id "
                 "ORDER BY 1, 2"
             )
         cursor = con.execute(query)
@@ -240,3 +260,37 @@ def test_each_id_passes_once_per_run_so_the_package_is_deduplicated() -> None:
     assert sorted(ids(first)) == sorted(r["id"] for r in records[:3])
     assert ids(second) == [records[3]["id"]]
     assert repeated == [1]
+
+
+def test_appended_resources_keep_their_cursor_and_tables_on_the_fast_path(
+    dlt_home: Path, tmp_path: Path
+) -> None:
+    """balance_transactions and events through the real source, with and without Arrow:
+    same int ``created`` cursors saved, same tables; a second run appends nothing new."""
+    names = ["balance_transactions", "events"]
+    with StripeSandbox(seed=3, volume=10, rate_limit=0) as sandbox:
+        results = {}
+        for columnar in (False, True):
+            tag = f"cursor_{int(columnar)}"
+            client = make_client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+            pipeline = run(
+                tag,
+                tmp_path / f"{tag}.duckdb",
+                stripe_source(resources=names, client=client, columnar=columnar),
+            )
+            again = make_client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+            pipeline.run(stripe_source(resources=names, client=again, columnar=columnar))
+            state = pipeline.state["sources"]["stripe"]["resources"]
+            cursors = {n: state[n]["incremental"]["created"]["last_value"] for n in names}
+            tables = table_shapes(pipeline)
+            rows = {
+                t: len(table_rows(tmp_path / f"{tag}.duckdb", t, shape["parent"]))
+                for t, shape in tables.items()
+            }
+            results[columnar] = (cursors, tables, rows)
+    assert results[True] == results[False]
+    cursors, tables, rows = results[True]
+    assert all(type(value) is int for value in cursors.values())
+    assert tables["balance_transactions__fee_details"]["parent"] == "balance_transactions"
+    assert tables["events"]["columns"]["data"] == "json"
+    assert all(rows.values()), rows
