@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bulk",
         type=bulk_counts,
         default=None,
-        help="extra historical customers, charges and invoices held as JSON, for benchmarks "
-        "(e.g. charges=110000,customers=30000,invoices=60000)",
+        help="extra historical customers, charges, invoices, balance_transactions and events "
+        "held as JSON, for benchmarks (e.g. charges=110000,customers=30000,invoices=60000,"
+        "balance_transactions=30000,events=30000)",
     )
     parser.add_argument(
         "--scenario", choices=SCENARIOS, default=None, help="scripted customers to add (mrr)"

@@ -1,11 +1,15 @@
 """Bulk objects for throughput benchmarks: many realistic clones, held as JSON bytes.
 
-``add_bulk`` adds customers, charges and invoices to a store after its seeded history:
+``add_bulk`` adds customers, charges, invoices, balance transactions and events to a store
+after its seeded history:
 each one a clone of a seeded object of its type (Stripe's published examples as the
 factory fills them in, so the nested structure is the real one) with a new id of the
 same format, a distinct creation time within the history's 120 days and its own amounts,
 customer, contact details, card, invoice number and URLs. Charges and invoices belong to
-a customer (seeded or bulk) created before them, in that customer's currency.
+a customer (seeded or bulk) created before them, in that customer's currency. Balance
+transactions are clones of seeded ones with fees (their ``fee_details`` list kept); events
+are clones of seeded events, created within Stripe's 30-day listing window but at least an
+hour before now, so a change feed read from a later cursor never sees them.
 
 Each clone is stored only as its encoding (``Entry.encoded``): 200,000 objects cost about
 their JSON size, list pages are served without building dicts, and retrieving, filtering,
@@ -42,7 +46,7 @@ from .vocabulary import (
 BulkCounts = Mapping[str, int]
 """Number of bulk objects per type (``charge``) or list name (``charges``)."""
 
-BULK_TYPES = ("customer", "charge", "invoice")
+BULK_TYPES = ("customer", "charge", "invoice", "balance_transaction", "event")
 """The types ``add_bulk`` makes, in the order it makes them."""
 
 CHARGE_AMOUNTS = (1500, 2500, 4900, 9900, 15000, 50000)
@@ -117,8 +121,29 @@ def add_bulk(store: Store, counts: BulkCounts, rng: random.Random, now: int) -> 
     for type_name in BULK_TYPES:
         if wanted.get(type_name, 0) > 0:
             entries = list(maker.make(type_name, wanted[type_name]))
-            added[type_name] = store.add_historical(type_name, entries)
+            if type_name == "event":
+                added[type_name] = _add_historical_events(store, entries)
+            else:
+                added[type_name] = store.add_historical(type_name, entries)
     return added
+
+
+def _add_historical_events(store: Store, entries: Sequence[Entry]) -> int:
+    """Add bulk events to the store's event log (the store writes events only on changes).
+
+    Raises:
+        ValueError: If an event id is already taken.
+    """
+    # The store has no public write for events (changes emit them); bulk events are
+    # history, so they go straight into its log and sorted list, under its lock.
+    with store._lock:
+        events = store._events
+        for entry in entries:
+            if entry.key[1] in events:
+                raise ValueError(f"event {entry.key[1]} already exists")
+            events[entry.key[1]] = entry
+        store._sorted["events"] = sorted(events.values(), key=lambda e: e.key)
+    return len(entries)
 
 
 # ------------------------------------------------------------------ customers
@@ -250,6 +275,8 @@ class _BulkMaker:
             "customer": self._customers,
             "charge": self._charges,
             "invoice": self._invoices,
+            "balance_transaction": self._balance_transactions,
+            "event": self._events,
         }
 
     def make(self, type_name: str, count: int) -> Iterator[Entry]:
@@ -467,6 +494,55 @@ class _BulkMaker:
             obj["invoice_pdf"] = (
                 f"https://pay.stripe.com/invoice/{self.account_id}/{token}/pdf?s=ap"
             )
+
+    # ---------------------------------------------------- balance transactions
+
+    def _balance_transactions(self, count: int) -> Iterator[Entry]:
+        templates = [
+            t
+            for t in _templates(self.store, "balance_transaction")
+            if decode(t.data).get("fee_details")
+        ]
+        if not templates:
+            raise ValueError("no seeded balance transaction with fees; raise the volume")
+        for created in self._times(count):
+            txn_id = self.store.factory.new_id("balance_transaction", created)
+            obj = self.rng.choice(templates).clone(txn_id)
+            self._shape_balance_transaction(obj, created)
+            yield Entry.encoded((created, txn_id), encode(obj))
+
+    def _shape_balance_transaction(self, obj: dict[str, Any], created: int) -> None:
+        # Stripe's BalanceTransaction: net = amount - fee, fee = the sum of fee_details'
+        # amounts, available_on a later date (stripe-node types/BalanceTransactions.d.ts).
+        amount = self.rng.choice((*CHARGE_AMOUNTS, self.rng.randint(5, 600) * 100))
+        fees = obj["fee_details"]
+        for fee in fees:
+            fee["amount"] = max(1, round(amount * 0.029) + 30) if fee is fees[0] else 0
+        fee_total = sum(int(fee["amount"]) for fee in fees)
+        obj.update(
+            amount=amount,
+            fee=fee_total,
+            net=amount - fee_total,
+            created=created,
+            available_on=created + 2 * DAY,
+            status="available" if created + 2 * DAY <= self.now else "pending",
+        )
+
+    # ----------------------------------------------------------------- events
+
+    def _events(self, count: int) -> Iterator[Entry]:
+        templates = _templates(self.store, "event")
+        # Listed events go back 30 days; the last hour stays clear of bulk events, which a
+        # change feed reading from a recent cursor would otherwise take for new changes.
+        start = max(self.start, self.now - 30 * DAY + 3600)
+        span = range(start, self.now - 3600)
+        if count > len(span):
+            raise ValueError(f"at most {len(span)} bulk events")
+        for created in sorted(self.rng.sample(span, count)):
+            event_id = self.store.factory.new_id("event", created)
+            obj = self.rng.choice(templates).clone(event_id)
+            obj["created"] = created
+            yield Entry.encoded((created, event_id), encode(obj))
 
     def _shift_times(self, obj: dict[str, Any], shift: int) -> None:
         """Move the invoice's timestamps with its creation; past events stay in the past."""

@@ -320,3 +320,71 @@ def test_parse_bulk_rejects_bad_input(text: str) -> None:
 def test_bulk_needs_seeded_objects_to_clone() -> None:
     with pytest.raises(ValueError, match="raise the volume"):
         StripeSandbox(seed=1, volume=0, rate_limit=0, bulk={"charges": 10})
+
+
+# ------------------------------------------- balance transactions and events
+
+LEDGER_BULK = {"balance_transactions": 300, "events": 300}
+
+
+@pytest.fixture(scope="module")
+def ledger_sandbox() -> Iterator[StripeSandbox]:
+    """A started sandbox with bulk balance transactions and events."""
+    with make_sandbox(**LEDGER_BULK) as sandbox:
+        yield sandbox
+
+
+@pytest.mark.parametrize(
+    ("list_name", "id_format"),
+    [
+        pytest.param("balance_transactions", r"txn_[0-9A-Za-z]{24}", id="balance_transactions"),
+        pytest.param("events", r"evt_[0-9A-Za-z]{24}", id="events"),
+    ],
+)
+def test_bulk_ledger_objects_are_unique_clones_with_distinct_times(
+    ledger_sandbox: StripeSandbox, seeded_only: StripeSandbox, list_name: str, id_format: str
+) -> None:
+    added = bulk_ids(ledger_sandbox, list_name, seeded_only)
+    bulk = [e.obj for e in ledger_sandbox.store.sorted_entries(list_name) if e.key[1] in added]
+    seeded_ids = {e.key[1] for e in seeded_only.store.sorted_entries(list_name)}
+    now = int(ledger_sandbox.clock())
+
+    assert len(bulk) == LEDGER_BULK[list_name]
+    assert all(re.fullmatch(id_format, obj["id"]) for obj in bulk)
+    assert not added & seeded_ids
+    assert len({obj["created"] for obj in bulk}) == len(bulk)
+    assert all(obj["object"] == list_name[:-1] for obj in bulk)
+    assert all(obj["created"] < now - 3600 for obj in bulk)  # clear of a recent feed cursor
+
+
+def test_bulk_balance_transactions_keep_their_fee_details_and_add_up(
+    ledger_sandbox: StripeSandbox, seeded_only: StripeSandbox
+) -> None:
+    added = bulk_ids(ledger_sandbox, "balance_transactions", seeded_only)
+    bulk = [
+        e.obj
+        for e in ledger_sandbox.store.sorted_entries("balance_transactions")
+        if e.key[1] in added
+    ]
+
+    assert all(obj["fee_details"] for obj in bulk)
+    assert all(obj["fee"] == sum(f["amount"] for f in obj["fee_details"]) for obj in bulk)
+    assert all(obj["net"] == obj["amount"] - obj["fee"] for obj in bulk)
+    assert len({obj["amount"] for obj in bulk}) > 5
+
+
+def test_bulk_events_are_listed_and_deterministic(
+    ledger_sandbox: StripeSandbox, seeded_only: StripeSandbox
+) -> None:
+    listed = {obj["id"] for obj in ledger_sandbox.store.listable("events")}
+    added = bulk_ids(ledger_sandbox, "events", seeded_only)
+    again = make_sandbox(**LEDGER_BULK)
+
+    assert added <= listed  # inside Stripe's 30-day listing window
+    assert [e.json() for e in again.store.sorted_entries("events")] == [
+        e.json() for e in ledger_sandbox.store.sorted_entries("events")
+    ]
+
+
+def test_parse_bulk_accepts_ledger_types() -> None:
+    assert parse_bulk("balance_transactions=3,events=4") == {"balance_transaction": 3, "event": 4}
