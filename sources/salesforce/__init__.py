@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import Any, Optional
 
 import dlt
+from dlt.extract.resource import DltResource
 
-from sources.kit.connector import make_guard, make_resource, start_run
-from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.connector import columnar_step, make_guard, make_resource, start_run
+from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.first_sync import parse_start
 from sources.kit.monitor import SyncMonitor
@@ -69,6 +70,7 @@ def salesforce_source(
     run_id: Optional[str] = None,
     monitor: Optional[SyncMonitor] = None,
     start_date: Optional[str] = None,
+    columnar: bool = True,
 ) -> Any:
     """Loads Salesforce sObjects incrementally on ``SystemModstamp``, deletes included.
 
@@ -94,6 +96,9 @@ def salesforce_source(
         monitor: Run ledger counters the resources report to.
         start_date: First sync only: read the records whose ``SystemModstamp`` is at or
             after this ISO 8601 date (objects with a saved cursor go on from it).
+        columnar: End each resource in the kit's columnar step (Arrow tables typed by
+            describe, ``sources.salesforce.columnar``); ``false`` sends every record
+            through dlt's own normalizer (same tables, slower).
 
     Returns:
         One resource per object, named after it in lower case (``account``).
@@ -116,20 +121,13 @@ def salesforce_source(
         formula_refresh_hours=formula_refresh_interval_hours,
         reconcile_hours=reconcile_interval_hours,
     )
-    return [
-        make_resource(
-            spec.declaration(), object_records(spec, run, start), columns=column_hints(spec)
-        )
-        for spec in specs
-    ]
+    return [object_resource(spec, run, start, SPEC.columnar and columnar) for spec in specs]
 
 
-def object_records(
-    spec: ObjectSpec, run: RunContext, start: Optional[datetime] = None
-) -> Iterator[Any]:
-    """Every record (changed since ``start``) on the first run; changes and deletions
-    since the cursor after."""
-    state = dlt.current.resource_state(spec.resource)
+def object_resource(
+    spec: ObjectSpec, run: RunContext, start: Optional[datetime], columnar: bool
+) -> DltResource:
+    """The dlt resource of one described object (columnar: Arrow tables as last step)."""
     guard = make_guard(
         SPEC,
         spec.declaration(),
@@ -138,6 +136,29 @@ def object_records(
         validator_type=DecimalFitValidator,
         decimals=spec.decimals,
     )
+    # Not deduplicated by Id: a formula refresh or a deletion later in the run is a
+    # newer copy of a record already emitted, and the step keeps first copies only.
+    step = (
+        columnar_step(spec.resource, guard, run.monitor, column_hints(spec)) if columnar else None
+    )
+    return make_resource(
+        spec.declaration(),
+        object_records(spec, run, guard, start, columnar),
+        columns=column_hints(spec),
+        step=step,
+    )
+
+
+def object_records(
+    spec: ObjectSpec,
+    run: RunContext,
+    guard: RecordGuard,
+    start: Optional[datetime] = None,
+    columnar: bool = False,
+) -> Iterator[Any]:
+    """Every record (changed since ``start``) on the first run; changes and deletions
+    since the cursor after (as record pages for the columnar step when ``columnar``)."""
+    state = dlt.current.resource_state(spec.resource)
     cursor: Optional[str] = state.get("modstamp_cursor")
     run.monitor.cursor(spec.resource, before=cursor)
     since = query_start(cursor, run.lookback_s)
@@ -149,16 +170,22 @@ def object_records(
         rows = [shape_row(record, deleted=False) for record in page]
         emitted.update(str(r.get(PRIMARY_KEY)) for r in rows)
         updated = sum(1 for r in rows if since is not None and not is_new(r, since))
-        yield from emit_page(guard, rows, run.monitor, spec.resource, updated=updated)
+        yield from emit_page(
+            guard, rows, run.monitor, spec.resource, updated=updated, as_pages=columnar
+        )
         cursor = newest_cursor(cursor, rows)
     if since is None:  # a full load: nothing deleted is loaded, formulas are fresh
         state[RECONCILED_AT] = state[REFRESHED_AT] = started
     else:
         for rows in deletes_since(spec, run, state, since, emitted):
-            yield from emit_page(guard, rows, run.monitor, spec.resource, deleted=len(rows))
+            yield from emit_page(
+                guard, rows, run.monitor, spec.resource, deleted=len(rows), as_pages=columnar
+            )
             cursor = newest_cursor(cursor, rows)
         for rows in formula_refresh(spec, run, state, emitted):
-            yield from emit_page(guard, rows, run.monitor, spec.resource, updated=len(rows))
+            yield from emit_page(
+                guard, rows, run.monitor, spec.resource, updated=len(rows), as_pages=columnar
+            )
     if cursor is not None:
         state["modstamp_cursor"] = cursor
     run.monitor.cursor(spec.resource, after=cursor)

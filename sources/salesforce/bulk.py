@@ -20,9 +20,9 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from sources.kit.errors import FatalError
 
@@ -44,6 +44,9 @@ DONE_STATES = frozenset({"JobComplete"})
 FAILED_STATES = frozenset({"Failed", "Aborted"})
 NO_MORE = "null"
 """``Sforce-Locator`` value after the last chunk."""
+
+ChunkShaper = Callable[[Sequence[str], Iterator[list[str]]], list[dict[str, Any]]]
+"""Builds a chunk's records from its header and its rows of text cells."""
 
 
 class BulkJobEnded(FatalError):
@@ -75,17 +78,25 @@ class BulkQuery:
     line_ending: str = "LF"
 
     def pages(
-        self, soql: str, *, label: str, include_deleted: bool = False
-    ) -> Iterator[list[dict[str, str]]]:
+        self,
+        soql: str,
+        *,
+        label: str,
+        include_deleted: bool = False,
+        shape: Optional[ChunkShaper] = None,
+    ) -> Iterator[list[dict[str, Any]]]:
         """Creates the job, waits for it and yields its CSV results chunk by chunk.
 
         Args:
             soql: The query (no COUNT(), no nested queries).
             label: Name the requests are counted under.
             include_deleted: ``queryAll`` (recycle bin included).
+            shape: Builds each chunk's records from its header and text rows (typed
+                values in one pass); rows of text values when omitted.
 
         Yields:
-            Each results chunk as rows of text values (empty text for null).
+            Each results chunk as records (text values, empty text for null, unless
+            ``shape`` types them).
 
         Raises:
             BulkJobEnded: The job failed or was aborted.
@@ -95,7 +106,7 @@ class BulkQuery:
         delimiter = self._wait(job_id, label)
         locator = ""
         while True:
-            rows, locator = self._chunk(job_id, label, locator, delimiter)
+            rows, locator = self._chunk(job_id, label, locator, delimiter, shape)
             logger.info("salesforce %s: bulk chunk of %d record(s)", label, len(rows))
             yield rows
             if not locator or locator == NO_MORE:
@@ -142,8 +153,13 @@ class BulkQuery:
             self.sleep(self.poll_interval_s)
 
     def _chunk(
-        self, job_id: str, label: str, locator: str, delimiter: str
-    ) -> tuple[list[dict[str, str]], str]:
+        self,
+        job_id: str,
+        label: str,
+        locator: str,
+        delimiter: str,
+        shape: Optional[ChunkShaper] = None,
+    ) -> tuple[list[dict[str, Any]], str]:
         params: dict[str, Any] = {"maxRecords": self.max_records}
         if locator:
             params["locator"] = locator
@@ -154,7 +170,11 @@ class BulkQuery:
             hooks=self._hooks(),
         )
         # requests inflates a gzip body (Content-Encoding: gzip) before .content.
-        rows = parse_csv(response.content, delimiter)
+        if shape is None:
+            rows: list[dict[str, Any]] = list(parse_csv(response.content, delimiter))
+        else:
+            header, cells = csv_cells(response.content, delimiter)
+            rows = shape(header, cells)
         return rows, response.headers.get("Sforce-Locator", NO_MORE)
 
 
@@ -175,3 +195,12 @@ def parse_csv(content: bytes, delimiter: str) -> list[dict[str, str]]:
     line breaks inside quoted values)."""
     text = content.decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def csv_cells(content: bytes, delimiter: str) -> tuple[list[str], Iterator[list[str]]]:
+    """The header of one results chunk and an iterator over its rows of text cells
+    (no dict per row: a typing shaper builds the records in one pass)."""
+    text = content.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, [])
+    return header, (row for row in reader if row)

@@ -19,8 +19,15 @@ from typing import Any, Optional
 import dlt
 from dlt.extract.resource import DltResource
 
-from sources.kit.connector import ResourceSpec, make_guard, make_resource, select_names, start_run
-from sources.kit.deadletters import contract_for_dead_letters
+from sources.kit.connector import (
+    ResourceSpec,
+    columnar_step,
+    make_guard,
+    make_resource,
+    select_names,
+    start_run,
+)
+from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page
 from sources.kit.first_sync import parse_start
 from sources.kit.monitor import SyncMonitor
@@ -58,6 +65,7 @@ def servicenow_source(
     now: Optional[float] = None,
     full_scan_interval_hours: float = DEFAULT_INTERVAL_HOURS,
     start_date: Optional[str] = None,
+    columnar: bool = True,
 ) -> Any:
     """Loads ServiceNow tables incrementally on ``sys_updated_on``, deletes included.
 
@@ -77,6 +85,9 @@ def servicenow_source(
             deletes ``sys_audit_delete`` does not record (0: every run).
         start_date: First sync only: list the records whose ``sys_updated_on`` is at or
             after this ISO 8601 date (tables with a saved cursor go on from it).
+        columnar: End each resource in the kit's columnar step (Arrow tables,
+            ``sources.servicenow.columnar``); ``false`` sends every record through dlt's
+            own normalizer (same tables, slower).
 
     Returns:
         One resource per table.
@@ -96,7 +107,8 @@ def servicenow_source(
         now=now if now is not None else time.time(),
     )
     schedule = ScanSchedule(full_scan_interval_hours)
-    return [table_resource(table, run, schedule, first_since) for table in selected]
+    columnar = SPEC.columnar and columnar
+    return [table_resource(table, run, schedule, first_since, columnar) for table in selected]
 
 
 def table_resource(
@@ -104,24 +116,30 @@ def table_resource(
     run: RunContext,
     schedule: Optional[ScanSchedule] = None,
     first_since: Optional[str] = None,
+    columnar: bool = False,
 ) -> DltResource:
     """The dlt resource of one table (``first_since``: glide bound of a first sync)."""
     resource = table_spec(table)
-    return make_resource(
-        resource, table_rows(resource, run, schedule or ScanSchedule(), first_since)
-    )
+    guard = make_guard(SPEC, resource, run.run_id)
+    # Not deduplicated by sys_id: a record changed during the run and its deletion come
+    # later in the run than the copy first read, and the step keeps first copies only.
+    step = columnar_step(table, guard, run.monitor, resource.columns) if columnar else None
+    rows = table_rows(resource, run, guard, schedule or ScanSchedule(), first_since, columnar)
+    return make_resource(resource, rows, step=step)
 
 
 def table_rows(
     resource: ResourceSpec,
     run: RunContext,
+    guard: RecordGuard,
     schedule: ScanSchedule,
     first_since: Optional[str] = None,
+    columnar: bool = False,
 ) -> Iterator[Any]:
-    """Changed records since the cursor, the audited deletions, then a due sys_id scan."""
+    """Changed records since the cursor, the audited deletions, then a due sys_id scan
+    (as record pages for the columnar step when ``columnar``)."""
     table = resource.name
     state = dlt.current.resource_state(table)
-    guard = make_guard(SPEC, resource, run.run_id)
     cursor: Optional[str] = state.get("cursor")
     run.monitor.cursor(table, before=cursor)
     listing = Listing()
@@ -130,13 +148,13 @@ def table_rows(
     for page in stop.pages(list_changes(run.client, table, since, listing)):
         run.monitor.set_total(table, listing.total)
         updated = sum(1 for r in page if cursor and is_update(r, cursor))
-        yield from emit_page(guard, page, run.monitor, table, updated=updated)
+        yield from emit_page(guard, page, run.monitor, table, updated=updated, as_pages=columnar)
     if not stop.stopped:
         report_hidden(table, listing)
     deletes_since = state.get("deletes_cursor") or run_start_cursor(run.now, run.lookback_s)
     deletes = AuditScan()
-    yield from load_deletes(table, run, guard, deletes_since, deletes, stop)
-    yield from load_vanished(table, run, guard, state, deletes, stop, schedule)
+    yield from load_deletes(table, run, guard, deletes_since, deletes, stop, columnar)
+    yield from load_vanished(table, run, guard, state, deletes, stop, schedule, columnar)
     # An interrupted audit read may have skipped a class chunk: keep its cursor then.
     deletes_newest = None if stop.stopped else deletes.newest
     high = newest(cursor, listing.newest)
@@ -152,15 +170,25 @@ def table_rows(
 
 
 def load_deletes(
-    table: str, run: RunContext, guard: Any, since: str, scan: AuditScan, stop: RateStop
+    table: str,
+    run: RunContext,
+    guard: Any,
+    since: str,
+    scan: AuditScan,
+    stop: RateStop,
+    columnar: bool = False,
 ) -> Iterator[Any]:
     """Yields ``deleted = true`` rows for the ``sys_audit_delete`` entries since ``since``,
     then for the ``sys_audit`` DELETED entries of records that had none."""
     pages = audit_tombstones(run.client, table, since, scan, run.run_id)
     for rows in stop.pages(pages):
-        yield from emit_page(guard, rows, run.monitor, table, deleted=len(rows), pages=1)
+        yield from emit_page(
+            guard, rows, run.monitor, table, deleted=len(rows), pages=1, as_pages=columnar
+        )
     for rows in stop.pages(logged_tombstones(run.client, table, since, scan, run.run_id)):
-        yield from emit_page(guard, rows, run.monitor, table, deleted=len(rows), pages=0)
+        yield from emit_page(
+            guard, rows, run.monitor, table, deleted=len(rows), pages=0, as_pages=columnar
+        )
 
 
 def load_vanished(
@@ -171,12 +199,15 @@ def load_vanished(
     audit: AuditScan,
     stop: RateStop,
     schedule: ScanSchedule,
+    columnar: bool = False,
 ) -> Iterator[Any]:
     """When due, the sys_id scan's ``deleted = true`` rows; then the scan time is saved."""
     if stop.stopped or not schedule.due(state.get(LAST_SCAN), run.now):
         return
     for rows in stop.pages(scan_deletes(run.client, table, audit.keys, run.now)):
-        yield from emit_page(guard, rows, run.monitor, table, deleted=len(rows), pages=0)
+        yield from emit_page(
+            guard, rows, run.monitor, table, deleted=len(rows), pages=0, as_pages=columnar
+        )
     if not stop.stopped:
         state[LAST_SCAN] = run.now
 

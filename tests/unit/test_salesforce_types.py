@@ -11,8 +11,14 @@ import pytest
 
 from sources.kit.errors import ConfigurationError, FatalError
 from sources.salesforce.auth import check_audience
-from sources.salesforce.bulk import declared_delimiter, parse_csv
-from sources.salesforce.helpers import build_soql, column_hints, object_spec, typed_csv_row
+from sources.salesforce.bulk import csv_cells, declared_delimiter, parse_csv
+from sources.salesforce.helpers import (
+    build_soql,
+    column_hints,
+    csv_shaper,
+    object_spec,
+    typed_csv_row,
+)
 from sources.salesforce.types import decimal_violation, digits_of, misfit
 from sources.salesforce.wide import (
     MAX_QUERY_URL_BYTES,
@@ -196,3 +202,23 @@ def test_bulk_csv_decimals_stay_exact_past_float_precision() -> None:
 
     assert row == {"Amount": Decimal("1234567890123456.78"), "Probability": 50.0}
     assert isinstance(row["Amount"], Decimal) and misfit(row["Amount"], (18, 2)) is None
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(['"1234.56"', '"50"', '"x"'], id="typed-values"),
+        pytest.param(['""', '""', '""'], id="all-null"),
+        pytest.param(['"12 EUR"', '"lots"', '""'], id="bad-numbers-kept-for-guard"),
+        pytest.param(['"1.5"'], id="ragged-row"),
+    ],
+)
+def test_the_one_pass_csv_shaper_types_a_chunk_as_the_per_row_path(lines: list[str]) -> None:
+    spec = object_spec(DESCRIBE)
+    content = "\n".join(['"Amount","Probability","Name"', ",".join(lines), ""]).encode()
+
+    header, cells = csv_cells(content, ",")
+    shaped = csv_shaper(spec)(header, cells)
+
+    expected = [typed_csv_row(row, spec) for row in parse_csv(content, ",")]
+    assert shaped == expected and len(shaped) == 1

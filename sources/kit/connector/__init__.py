@@ -11,9 +11,11 @@ Modules: ``spec`` (the declaration), ``session`` (resilient session from a spec)
 ``client`` (the RESTClient cache and the requests every connector makes), ``config``
 (HTTP settings and base URL checks under ``sources.<name>``), ``resources`` (selection,
 guard, dlt resource, the run every resource shares), ``children`` (embedded sub-lists
-loaded as child tables that their parent replaces).
+loaded as child tables that their parent replaces), ``arrow`` (the columnar last step:
+record pages shaped into typed Arrow tables).
 """
 
+from .arrow import CastingPages, columnar_step
 from .children import REPLACED_MARKER, ChildSpec, CompleteList, child_items
 from .client import ConnectorClient
 from .config import check_base_url, resolve_connector_http
@@ -24,6 +26,7 @@ from .spec import DELETE_DETECTION, ConnectorSpec, ResourceSpec
 __all__ = [
     "DELETE_DETECTION",
     "REPLACED_MARKER",
+    "CastingPages",
     "ChildSpec",
     "CompleteList",
     "child_items",
@@ -33,6 +36,7 @@ __all__ = [
     "ResourceSpec",
     "build_session",
     "check_base_url",
+    "columnar_step",
     "make_guard",
     "make_resource",
     "resolve_connector_http",

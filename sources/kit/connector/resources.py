@@ -11,6 +11,7 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
+from sources.kit.columnar import ColumnarStep, add_columnar_step
 from sources.kit.deadletters import RecordGuard
 from sources.kit.errors import ConfigurationError
 from sources.kit.monitor import SyncMonitor
@@ -110,6 +111,7 @@ def make_resource(
     *,
     columns: Optional[Mapping[str, TColumnSchema]] = None,
     write_disposition: Any = None,
+    step: Optional[ColumnarStep] = None,
     **hints: Any,
 ) -> DltResource:
     """The dlt resource of one declared resource, its rows from a connector hook.
@@ -119,6 +121,8 @@ def make_resource(
         rows: The generator that lists it (ends in the standard step: guard, counters).
         columns: Column hints known only at run time; the declared ones otherwise.
         write_disposition: Another disposition than the declared one (a dlt config).
+        step: The columnar last step (:func:`sources.kit.connector.columnar_step`);
+            ``rows`` then yields record pages (``emit_page(..., as_pages=True)``).
         **hints: Further ``dlt.resource`` hints (``table_format``...).
 
     Returns:
@@ -128,7 +132,7 @@ def make_resource(
         list(resource.primary_key) if len(resource.primary_key) > 1 else resource.primary_key[0]
     )
     disposition: Any = write_disposition or resource.write_disposition
-    return dlt.resource(
+    built = dlt.resource(
         rows,
         name=resource.name,
         write_disposition=disposition,
@@ -137,6 +141,7 @@ def make_resource(
         parallelized=True,
         **hints,
     )
+    return built if step is None else add_columnar_step(built, step)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ class ConnectorSpec:
         default_resources: What a run loads when none are configured (all by default).
         resources_key: The setting that picks resources (``sources.<name>.<key>``).
         record_shaper: Turns a listed record into the row loaded (guard's mapper).
+        columnar: Resources end in the kit's columnar step (record pages shaped into
+            Arrow tables, :func:`sources.kit.connector.columnar_step`) unless the run
+            switches it off (``sources.<name>.columnar = false``).
     """
 
     name: str
@@ -122,6 +125,7 @@ class ConnectorSpec:
     default_resources: Sequence[str] = ()
     resources_key: str = "resources"
     record_shaper: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None
+    columnar: bool = True
 
     @property
     def section(self) -> str:
