@@ -164,19 +164,20 @@ class TableApi:
         try:
             limit = min(MAX_LIMIT, max(1, int(one.get("sysparm_limit") or DEFAULT_LIMIT)))
             offset = max(0, int(one.get("sysparm_offset") or 0))
-            records = self.store.select(table, parse_query(one.get("sysparm_query", "")))
+            total, window = self.store.select_window(
+                table, parse_query(one.get("sysparm_query", "")), offset, limit
+            )
         except UnknownTableError:
             return sn_error(400, "Invalid table", f"Invalid table {table}")
         except (QueryError, ValueError) as exc:
             return sn_error(400, "Invalid query", str(exc))
         if self.faults.over_quota(offset):
             return quota_cancelled()
-        window = records[offset : offset + limit]
         # Row ACLs filter after the limit picked the window (faults.row_acl).
         page = [self.shape(table, r, one) for r in window if self.faults.readable(table, r)]
         self.faults.page_served(table, one.get("sysparm_query", ""))
-        headers = {"X-Total-Count": str(len(records))}
-        links = self.links(table, one, offset, limit, len(records))
+        headers = {"X-Total-Count": str(total)}
+        links = self.links(table, one, offset, limit, total)
         if links:
             headers["Link"] = links
         return json_reply(200, {"result": page}, headers)

@@ -72,6 +72,21 @@ class Store:
             matching = [dict(r) for r in rows if query.matches(r)]
         return query.sort(matching)
 
+    def select_window(
+        self, table: str, query: EncodedQuery, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, str]]]:
+        """How many records match ``query`` and copies of the ``limit`` from ``offset``.
+
+        The same records as ``select(...)[offset:offset + limit]``; only the window is
+        copied, so a list page costs one filter and sort over the table.
+        """
+        with self._lock:
+            rows = list(self._table(table).values())
+            fields = {name for r in rows for name in r}
+            query = query.for_fields(fields, self.invalid_query_returns_no_rows)
+            matching = query.sort([r for r in rows if query.matches(r)])
+            return len(matching), [dict(r) for r in matching[offset : offset + limit]]
+
     def create(self, table: str, **values: Any) -> dict[str, str]:
         """Inserts a record stamped now; returns it."""
         stamp = glide_time(self._clock())
