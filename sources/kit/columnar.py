@@ -44,6 +44,7 @@ import dlt
 import orjson
 import pendulum
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.data_types.type_helpers import coerce_value, py_type_to_sc_type
 from dlt.common.data_types.typing import TDataType
 from dlt.common.normalizers.json.helpers import get_row_hash
@@ -82,6 +83,9 @@ INPUT_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("s", tz="UTC"),
 }
 """Arrow types Python values are converted into (epoch seconds for timestamps)."""
+
+EPOCH_SECONDS = pa.float64()
+"""Input type of a timestamp column on a page with sub-second values (then microseconds)."""
 
 FAST_TYPES: dict[str, tuple[type, ...]] = {
     "text": (str,),
@@ -211,6 +215,7 @@ class ArrowPages:
         self._root_plan: dict[Any, _Slot] = {}
         self._columns: dict[str, None] = {}
         self._preferred_json: dict[str, bool] = {}
+        self._sub_second: set[str] = set()
 
     def convert(self, records: Sequence[Any]) -> Page:
         """Shapes one page of records into an Arrow table.
@@ -313,7 +318,11 @@ class ArrowPages:
                 return value
         if data_type == JSON:
             return orjson.dumps(value).decode()
-        return coerce(name, value, data_type)
+        coerced = coerce(name, value, data_type)
+        if data_type == TIMESTAMP and isinstance(coerced, datetime) and coerced.microsecond:
+            # the page builds timestamps from epoch seconds: this column goes in finer
+            self._sub_second.add(name)
+        return coerced
 
     def _descends(self, name: str, data_type: Optional[TDataType], level: int) -> bool:
         """Whether a dict is flattened (or a list becomes a nested table) here, as in dlt."""
@@ -338,12 +347,19 @@ class ArrowPages:
 
     def _item(self, rows: list[dict[str, Any]]) -> Any:
         """The Arrow table, with the hints dlt cannot infer from Arrow."""
+        fine, self._sub_second = self._sub_second, set()
         fields = [
-            pa.field(name, INPUT_TYPES.get(data_type, pa.string()))
+            pa.field(
+                name, pa.float64() if name in fine else INPUT_TYPES.get(data_type, pa.string())
+            )
             for name in [*self._columns, C_LOAD_ID, C_ID]
             if (data_type := self._type_of(name)) is not None
         ]
+        if fine:
+            as_epoch_seconds(rows, fine)
         table = pa.Table.from_struct_array(pa.array(rows, type=pa.struct(fields)))
+        for name in fine:
+            table = epoch_seconds_to_timestamps(table, name)
         table = finish_columns(table, self._not_null)
         hints = self._new_hints(table.column_names)
         if hints:
@@ -480,6 +496,24 @@ def coerce(name: str, value: Any, data_type: TDataType) -> Any:
     if isinstance(coerced, Decimal) and data_type == "double":
         return float(coerced)
     return coerced
+
+
+def as_epoch_seconds(rows: list[dict[str, Any]], names: Iterable[str]) -> None:
+    """Turns the datetimes of ``names`` into float epoch seconds, in place (sub-second
+    values: an Arrow ``timestamp("s")`` column would drop their fraction silently)."""
+    for row in rows:
+        for name in names:
+            value = row.get(name)
+            if isinstance(value, datetime):
+                row[name] = value.timestamp()
+
+
+def epoch_seconds_to_timestamps(table: pa.Table, name: str) -> pa.Table:
+    """Replaces a float epoch-seconds column by microsecond timestamps (rounded)."""
+    index = table.schema.get_field_index(name)
+    micros = pc.cast(pc.round(pc.multiply(table.column(index), 1_000_000)), pa.int64())
+    arrow_type = ARROW_TYPES[TIMESTAMP]
+    return table.set_column(index, pa.field(name, arrow_type), micros.cast(arrow_type))
 
 
 def finish_columns(table: pa.Table, not_null: Iterable[str]) -> pa.Table:
