@@ -25,21 +25,13 @@ from sources.stripe import make_client, stripe_source
 from sources.stripe.helpers import column_hints, shape_live_object
 from sources.stripe.settings import RESOURCES_BY_NAME
 from sources.stripe.sublists import split_sub_lists
+from tests.rejecter import RecordingRejecter
 
 pytestmark = pytest.mark.e2e
 
 RESOURCES = ("charges", "customers", "invoices", "balance_transactions", "events")
 APPENDED = ("balance_transactions", "events")
 DLT_IDS = ("_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id")
-
-
-class _Rejects:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def reject(self, raw: Any, reason: str) -> Iterator[Any]:
-        self.reasons.append(reason)
-        yield from ()
 
 
 def sandbox_records(volume: int = 12) -> dict[str, list[dict[str, Any]]]:
@@ -91,7 +83,7 @@ def dict_source(records: dict[str, list[dict[str, Any]]]) -> Any:
     return source()
 
 
-def columnar_source(records: dict[str, list[dict[str, Any]]], rejects: _Rejects) -> Any:
+def columnar_source(records: dict[str, list[dict[str, Any]]], rejects: RecordingRejecter) -> Any:
     def pages(name: str) -> Iterator[Any]:
         items = records[name]
         yield from split_sub_lists(name, items, None)
@@ -184,7 +176,7 @@ def assert_same_load(dict_pipe: dlt.Pipeline, arrow_pipe: dlt.Pipeline, tmp_path
 def test_columnar_load_and_merge_match_dlts_normalizer(dlt_home: Path, tmp_path: Path) -> None:
     records = sandbox_records()
     with_lists(records)
-    rejects = _Rejects()
+    rejects = RecordingRejecter()
     dict_pipe = run("eq_dict", tmp_path / "dict.duckdb", dict_source(copy.deepcopy(records)))
     arrow_pipe = run(
         "eq_arrow", tmp_path / "arrow.duckdb", columnar_source(copy.deepcopy(records), rejects)
@@ -240,7 +232,7 @@ def test_each_id_passes_once_per_run_so_the_package_is_deduplicated() -> None:
     repeated: list[int] = []
     step = ColumnarStep(
         ArrowPages("customers", load_id=lambda: "1", schema_getter=lambda: None),
-        _Rejects(),
+        RecordingRejecter(),
         unique_key="id",
         on_duplicates=repeated.append,
     )

@@ -91,6 +91,13 @@ def run_both(tmp_path: Path, name: str, source: Callable[[bool], Any], tables: A
         assert (bool(written) and written <= set(tables)) if columnar else not written, mode
 
 
+def deleted_flag(tmp_path: Path, table: str, key_column: str, key: str) -> Any:
+    """The ``deleted`` column of one row loaded on the columnar path."""
+    with duckdb.connect(str(tmp_path / "arrow.duckdb"), read_only=True) as con:
+        row = con.execute(f"SELECT deleted FROM {table} WHERE {key_column} = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
 @pytest.fixture
 def salesforce_env(
     salesforce_sandbox: SalesforceSandbox, monkeypatch: pytest.MonkeyPatch, dlt_home: Path
@@ -124,11 +131,7 @@ def test_salesforce_columnar_and_dict_paths_load_identical_tables(
     store.delete("Account", accounts[1]["Id"])
     run_both(tmp_path, "salesforce", source, tables)
     assert_same_tables(tmp_path, "salesforce", tables)
-    with duckdb.connect(str(tmp_path / "arrow.duckdb"), read_only=True) as con:
-        deleted = con.execute(
-            "SELECT deleted FROM salesforce.account WHERE id = ?", [accounts[1]["Id"]]
-        ).fetchone()
-    assert deleted == (True,)
+    assert deleted_flag(tmp_path, "salesforce.account", "id", accounts[1]["Id"]) is True
 
 
 @pytest.fixture
@@ -162,8 +165,4 @@ def test_servicenow_columnar_and_dict_paths_load_identical_tables(
     store.delete("incident", incidents[1]["sys_id"])
     run_both(tmp_path, "servicenow", source, tables)
     assert_same_tables(tmp_path, "servicenow", tables)
-    with duckdb.connect(str(tmp_path / "arrow.duckdb"), read_only=True) as con:
-        deleted = con.execute(
-            "SELECT deleted FROM servicenow.incident WHERE sys_id = ?", [incidents[1]["sys_id"]]
-        ).fetchone()
-    assert deleted == (True,)
+    assert deleted_flag(tmp_path, "servicenow.incident", "sys_id", incidents[1]["sys_id"]) is True

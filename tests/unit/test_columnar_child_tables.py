@@ -19,6 +19,7 @@ from sources.kit.columnar import (
     child_table_hints,
 )
 from sources.kit.connector.children import REPLACED_MARKER, ChildSpec
+from tests.rejecter import RecordingRejecter
 
 LINES = ChildSpec(
     name="invoice_line_items",
@@ -28,16 +29,7 @@ LINES = ChildSpec(
 )
 
 
-class _Rejects:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def reject(self, raw: Any, reason: str) -> Iterator[Any]:
-        self.reasons.append(reason)
-        yield from ()
-
-
-def make_step(rejects: _Rejects, **options: Any) -> ColumnarStep:
+def make_step(rejects: RecordingRejecter, **options: Any) -> ColumnarStep:
     pages = ArrowPages("invoices", load_id=lambda: "1", schema_getter=lambda: None)
     return ColumnarStep(pages, rejects, **options)
 
@@ -56,7 +48,7 @@ def child_rows() -> list[dict[str, Any]]:
 
 
 def test_child_rows_become_an_arrow_table_of_their_own_table() -> None:
-    rejects = _Rejects()
+    rejects = RecordingRejecter()
     step = make_step(rejects, child_tables=True)
     out = list(step(child_rows(), variant_meta(LINES.hints())))
     assert len(out) == 1
@@ -79,7 +71,7 @@ def test_child_rows_become_an_arrow_table_of_their_own_table() -> None:
 def test_child_rows_with_nested_lists_go_to_dlt_with_the_childs_hints() -> None:
     rows = child_rows()
     rows[1]["tax_amounts"] = [{"amount": 5}]
-    step = make_step(_Rejects(), child_tables=True)
+    step = make_step(RecordingRejecter(), child_tables=True)
     out = list(step(rows, variant_meta(LINES.hints())))
     tables = [o for o in out if isinstance(o.data, pa.Table)]
     handed_back = [o for o in out if isinstance(o.data, list)]
@@ -92,7 +84,7 @@ def test_child_rows_with_nested_lists_go_to_dlt_with_the_childs_hints() -> None:
 def test_a_child_value_that_does_not_fit_goes_to_dlt_as_before() -> None:
     rows = child_rows()
     rows[2]["period"] = {"start": "not a date"}
-    rejects = _Rejects()
+    rejects = RecordingRejecter()
     out = list(make_step(rejects, child_tables=True)(rows, variant_meta(LINES.hints())))
     assert out[0].data.column("id").to_pylist() == ["in_1#replaced", "il_1"]
     assert out[1].data == [rows[2]]  # dlt puts it in a variant column, as without Arrow
@@ -115,7 +107,7 @@ def test_lists_dlt_must_normalize_pass_through(hints: Any, reason: str) -> None:
     rows = child_rows()
     meta = variant_meta(hints)
     assert child_table_hints(meta) is None, reason
-    assert list(make_step(_Rejects(), child_tables=True)(rows, meta)) == [rows]
+    assert list(make_step(RecordingRejecter(), child_tables=True)(rows, meta)) == [rows]
 
 
 @pytest.mark.parametrize(
@@ -124,14 +116,14 @@ def test_lists_dlt_must_normalize_pass_through(hints: Any, reason: str) -> None:
 )
 def test_plain_lists_are_converted_only_when_asked(lists: bool, converted: bool) -> None:
     rows = [{"id": "txn_1", "amount": 1, "fee_details": []}]
-    out = list(make_step(_Rejects(), lists=lists)(rows, None))
+    out = list(make_step(RecordingRejecter(), lists=lists)(rows, None))
     assert len(out) == 1
     assert isinstance(getattr(out[0], "data", out[0]), pa.Table) is converted
 
 
 def test_without_child_tables_a_variant_list_passes_through() -> None:
     rows = child_rows()
-    assert list(make_step(_Rejects())(rows, variant_meta(LINES.hints()))) == [rows]
+    assert list(make_step(RecordingRejecter())(rows, variant_meta(LINES.hints()))) == [rows]
 
 
 def test_the_step_can_go_behind_dlts_incremental() -> None:
@@ -142,7 +134,9 @@ def test_the_step_can_go_behind_dlts_incremental() -> None:
 
     def steps(after: bool) -> list[type]:
         resource = dlt.resource(objects, name="events")
-        add_columnar_step(resource, make_step(_Rejects(), lists=True), after_incremental=after)
+        add_columnar_step(
+            resource, make_step(RecordingRejecter(), lists=True), after_incremental=after
+        )
         return [type(s) for s in resource._pipe.steps[1:]]
 
     assert steps(True)[-1] is AfterIncrementalStep
