@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,15 +41,20 @@ def duckdb_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server on loopback for the whole session."""
     from tests.postgres_server import find_bin_dir, start_postgres
 
     if find_bin_dir() is None and not os.environ.get("CI"):
         pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
-    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    # Outside pytest's base temp: every pytest session resets /tmp/pytest-of-<user> to
+    # 0700, and a second session on the machine then locked the postgres user out of its
+    # data directory mid-run (PANIC at the next checkpoint).
+    root = Path(tempfile.mkdtemp(prefix="sluice-postgres-"))
+    server = start_postgres(root)
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
