@@ -21,6 +21,7 @@ from dlt.extract.resource import DltResource
 from sources.kit.backfill import StreamGovernor
 from sources.kit.columnar import ArrowPages, ColumnarStep, add_columnar_step
 from sources.kit.connector import ConnectorRun, select_names, start_run
+from sources.kit.connector import columnar_step as kit_columnar_step
 from sources.kit.connector import make_resource as kit_make_resource
 from sources.kit.deadletters import RecordGuard, contract_for_dead_letters
 from sources.kit.emit import emit_page, gather_pages
@@ -190,23 +191,21 @@ def columnar_step(
     incremental step reads first.
     """
 
-    def correct_ledger(refused: int) -> None:
-        run.monitor.record(spec.name, loaded=-refused, dead_lettered=refused, pages=0)
+    id_column = "id" if key_hash_ids else None
 
-    def drop_repeats(repeated: int) -> None:
-        run.monitor.record(spec.name, loaded=-repeated, pages=0)
+    def pages(name: str, declared: Any = None) -> ArrowPages:
+        return ArrowPages(name, declared=declared, key_hash_ids=id_column)
 
-    pages = ArrowPages(
-        spec.name, declared=column_hints(spec), key_hash_ids="id" if key_hash_ids else None
-    )
+    declared = column_hints(spec)
     if not unique:
-        return ColumnarStep(pages, guard, on_rejected=correct_ledger, lists=True)
-    return ColumnarStep(
-        pages,
+        return kit_columnar_step(spec.name, guard, run.monitor, declared, pages=pages, lists=True)
+    return kit_columnar_step(
+        spec.name,
         guard,
-        on_rejected=correct_ledger,
+        run.monitor,
+        declared,
         unique_key="id",
-        on_duplicates=drop_repeats,
+        pages=pages,
         child_tables=not key_hash_ids,
     )
 

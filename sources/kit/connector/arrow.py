@@ -168,6 +168,7 @@ def columnar_step(
     *,
     unique_key: Optional[str] = None,
     pages: Optional[Callable[..., ArrowPages]] = None,
+    **step_options: Any,
 ) -> ColumnarStep:
     """The standard last step of a connector resource: record pages into Arrow tables.
 
@@ -179,6 +180,7 @@ def columnar_step(
         unique_key: Pass each value of this key once per run; only for a resource
             merged on that single key whose first copy in a run is the one to keep.
         pages: Builds the converter (:class:`CastingPages` by default).
+        **step_options: Further :class:`ColumnarStep` options (``child_tables``, ``lists``).
 
     Returns:
         The step for :func:`sources.kit.columnar.add_columnar_step`.
@@ -197,4 +199,5 @@ def columnar_step(
         on_rejected=correct_ledger,
         unique_key=unique_key,
         on_duplicates=drop_repeats if unique_key else None,
+        **step_options,
     )
