@@ -451,11 +451,15 @@ class RecordGuard:
         with self._lock:
             return self._dead_lettered
 
-    def admit(self, raw: Any) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    def admit(
+        self, raw: Any, check: Optional[Callable[[Any], Optional[str]]] = None
+    ) -> tuple[Optional[dict[str, Any]], Optional[str]]:
         """Decodes, maps and validates one record.
 
         Args:
             raw: The record as received.
+            check: The validator's :meth:`~RecordValidator.checker` for this page (one
+                schema lookup for many records); a fresh one when not given.
 
         Returns:
             ``(record, None)`` for a loadable record, ``(None, reason)`` otherwise.
@@ -468,7 +472,7 @@ class RecordGuard:
                 record = self._mapper(record)
             except Exception as exc:  # noqa: BLE001 - any mapping error dead-letters the record
                 return None, f"{MAPPING_FAILED}: {type(exc).__name__}: {exc}"
-        reason = self._validator.check(record)
+        reason = (check or self._validator.check)(record)
         if reason:
             return None, reason
         return record, None
@@ -484,6 +488,7 @@ class RecordGuard:
         """
         router = _DeadLetterRouter()
         for raw in records:
+            # a fresh checker per record: dlt may change the schema at every yield
             record, reason = self.admit(raw)
             if reason is None and record is not None:
                 yield record
@@ -504,18 +509,21 @@ class RecordGuard:
         """
         router = _DeadLetterRouter()
         batch: list[dict[str, Any]] = []
+        check = self._validator.checker()
         for raw in records:
-            record, reason = self.admit(raw)
+            record, reason = self.admit(raw, check)
             if reason is None and record is not None:
                 batch.append(record)
                 if len(batch) >= max_batch:
                     yield batch
                     batch = []
+                    check = self._validator.checker()  # dlt may have changed the schema
                 continue
             if batch:
                 yield batch
                 batch = []
             yield from router.route(self._dead_letter(raw, reason or "rejected"))
+            check = self._validator.checker()
         if batch:
             yield batch
 

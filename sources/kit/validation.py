@@ -177,14 +177,44 @@ class RecordValidator:
         Returns:
             A one-line reason, or ``None`` when the record is fine.
         """
+        return self.checker()(record)
+
+    def checker(self) -> Callable[[Any], Optional[str]]:
+        """:meth:`check` bound to the live schema as it is now.
+
+        A page of records is checked against one lookup of the schema, its naming and
+        the table's rules (dlt's context lookup per record cost more than the checks);
+        take a new checker once dlt may have changed the schema (after a yield).
+        """
+        schema = self._live_schema()
+        naming = self._naming_for(schema)
+        rules = self._rules_for(schema, naming)
+
+        def check(record: Any) -> Optional[str]:
+            reason = self._violation(record, naming, rules)
+            if reason or not isinstance(record, dict):
+                return reason
+            return self.extra_violation(record)
+
+        return check
+
+    def extra_violation(self, record: dict[str, Any]) -> Optional[str]:
+        """A connector's own rule, checked after the kit's (none here).
+
+        Args:
+            record: A record that passed the kit's checks.
+
+        Returns:
+            A one-line reason, or ``None``.
+        """
+        return None
+
+    def _violation(self, record: Any, naming: _Naming, rules: TableRules) -> Optional[str]:
         if not isinstance(record, dict):
             _, parse_error = parse_json_record(record)
             if parse_error:
                 return parse_error
             return f"expected a JSON object, got {describe_type(record)}"
-        schema = self._live_schema()
-        naming = self._naming_for(schema)
-        rules = self._rules_for(schema, naming)
         if not self._check_columns:
             return self._key_violation(self._top_level(record)) or self._strict_type_violation(
                 record

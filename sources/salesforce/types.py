@@ -93,9 +93,6 @@ class DecimalFitValidator(RecordValidator):
         super().__init__(*args, **kwargs)
         self._decimals = dict(decimals)
 
-    def check(self, record: Any) -> Optional[str]:
-        """The kit's reason, else the first decimal that does not fit, else None."""
-        reason = super().check(record)
-        if reason or not isinstance(record, dict):
-            return reason
+    def extra_violation(self, record: dict[str, Any]) -> Optional[str]:
+        """The first decimal that does not fit, else None (after the kit's checks)."""
         return decimal_violation(record, self._decimals)

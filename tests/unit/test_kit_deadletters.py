@@ -64,12 +64,13 @@ def explode(record: dict[str, Any]) -> dict[str, Any]:
 def guard(
     mapper: Any = explode,
     on_dead_letter: Optional[Any] = None,
+    validator: Optional[RecordValidator] = None,
 ) -> RecordGuard:
     return RecordGuard(
         "stripe",
         "charges",
         "charges",
-        RecordValidator(["id"], DECLARED, None, "charges"),
+        validator or RecordValidator(["id"], DECLARED, None, "charges"),
         mapper,
         run_id="run-1",
         primary_key=["id"],
@@ -307,6 +308,21 @@ class TestRecordGuard:
         items = list(guard(mapper=None).batches(records, max_batch=2))
 
         assert [len(item) for item in items] == [2, 2, 1]
+
+    def test_batches_look_the_schema_up_once_per_batch_not_per_record(self) -> None:
+        lookups: list[int] = []
+
+        def schema() -> None:
+            lookups.append(1)
+
+        validator = RecordValidator(["id"], DECLARED, schema, "charges")
+        records = [{"id": str(n)} for n in range(50)]
+
+        items = list(guard(mapper=None, validator=validator).batches(records, max_batch=20))
+
+        assert [len(item) for item in items] == [20, 20, 10]
+        # once at the start, then again after each yield (dlt may have changed it)
+        assert len(lookups) == 3
 
     def test_counts_and_reports_each_dead_letter(self) -> None:
         reasons: list[str] = []
