@@ -104,8 +104,10 @@ def run_sluice(url: str, workdir: str, key: str, rate_limit: float | None) -> di
 
     from pipelines.common import make_destination
     from sources.kit.destinations import loader_file_format
+    from sources.kit.memory import release_freed_memory
     from sources.stripe import make_client, stripe_source
 
+    release_freed_memory()  # as the runner does before every run
     os.environ["DLT_DATA_DIR"] = workdir
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
     os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = str(Path(workdir) / "sluice.duckdb")

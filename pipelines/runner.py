@@ -44,6 +44,7 @@ from pipelines.user_errors import start_date_notice
 from sources.kit.destinations import loader_file_format
 from sources.kit.ledger import SyncMonitor, run_with_ledger
 from sources.kit.mapping.system import CanonicalSystem
+from sources.kit.memory import release_freed_memory
 from sources.kit.models import refresh_models
 
 Overrides = dict[str, Any]
@@ -200,6 +201,7 @@ def apply_table_format(source: Any, table_format: Optional[str]) -> None:
 def run(connector: ConnectorRunner, args: argparse.Namespace) -> int:
     """Builds and runs the pipeline, writes the run ledger, then prints the summary."""
     started = time.monotonic()
+    release_freed_memory()
     run_id = uuid.uuid4().hex
     specs = connector.canonical.mappings() if args.canonical else []
     table_format = resolve_table_format(args.table_format, connector.name)
